@@ -1,0 +1,48 @@
+# The contract: `make test` and `make local` work on a fresh machine with Python >= 3.11 and make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+PORT ?= 8080
+STACK ?= dev
+# uv from PATH, else a private copy bootstrapped into .tools/ (works where pip --user is refused).
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: help test local lint bench plan preview up requirements
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+test: .venv/.synced ## run every test (pytest exits non-zero when nothing is collected)
+	$(RUN) pytest
+
+local: .venv/.synced ## serve the app with the demo backend on $$PORT (default 8080)
+	BACKEND=$${BACKEND:-demo} PORT=$(PORT) $(RUN) python -m handler
+
+lint: .venv/.synced ## ruff check and format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+requirements: | $(UV) ## regenerate handler/requirements.txt (the image's pinned deps) from uv.lock
+	$(UV) export --frozen --only-group handler --no-emit-project --output-file handler/requirements.txt >/dev/null
+
+bench: .venv/.synced ## streaming benchmark (not yet built: issue "Streaming handler")
+	@echo "make bench: not implemented yet" >&2; exit 2
+
+plan: .venv/.synced ## print the resources the program would register for STACK, offline (not yet built)
+	@echo "make plan: not implemented yet" >&2; exit 2
+
+preview: ## pulumi preview for STACK (needs the Pulumi CLI and AWS credentials; not yet built)
+	@echo "make preview: not implemented yet" >&2; exit 2
+
+up: ## pulumi up for STACK (needs the Pulumi CLI, Docker and AWS credentials; not yet built)
+	@echo "make up: not implemented yet" >&2; exit 2

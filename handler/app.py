@@ -1,0 +1,83 @@
+"""The ASGI app: `POST /invoke` streams the answer, `GET /healthz` tells the adapter we are ready."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from handler import contract
+from handler.access_log import AccessLog
+from handler.backends import Backend, make_backend
+from handler.errors import ApiError, from_upstream
+from handler.origin_guard import OriginGuard
+from handler.relay import RelayResponse
+from handler.settings import Settings
+from handler.upstream import UpstreamError
+
+
+def create_app(settings: Settings, backend: Backend | None = None) -> ASGIApp:
+    backend = backend or make_backend(settings)
+    cors = {
+        "access-control-allow-origin": settings.cors_allow_origin,
+        "access-control-expose-headers": "X-Session-Id",
+    }
+
+    async def invoke(request: Request) -> Response:
+        body = await contract.read_body(request, settings.max_body_bytes)
+        invocation = contract.parse_invoke(body)
+        request.state.session_id = invocation.session_id
+        try:
+            upstream = await backend.open(invocation.prompt, invocation.session_id)
+        except UpstreamError as failure:
+            raise from_upstream(failure.code, failure.message) from failure
+        headers = {**cors, "x-session-id": invocation.session_id}
+        return RelayResponse(upstream, headers, settings.heartbeat_seconds)  # type: ignore[return-value]
+
+    async def preflight(request: Request) -> Response:
+        return Response(
+            status_code=204,
+            headers={
+                **cors,
+                "access-control-allow-methods": "POST, OPTIONS",
+                "access-control-allow-headers": "Content-Type, Authorization, X-Api-Key",
+                "access-control-max-age": "600",
+            },
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "backend": backend.name})
+
+    async def api_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ApiError)
+        request.state.error = error.code
+        return error.response(headers=cors)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HttpError")
+        return ApiError(error.status_code, code, str(error.detail)).response(headers=error.headers)
+
+    middleware = [Middleware(AccessLog, backend=backend.name)]
+    if settings.origin_verify_secret:
+        middleware.append(
+            Middleware(
+                OriginGuard, header=settings.origin_verify_header, secret=settings.origin_verify_secret
+            )
+        )
+    return Starlette(
+        routes=[
+            Route("/invoke", invoke, methods=["POST"]),
+            Route("/invoke", preflight, methods=["OPTIONS"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        middleware=middleware,
+        exception_handlers={ApiError: api_error, HTTPException: http_error},
+    )
+
+
+app = create_app(Settings.from_env())

@@ -1,0 +1,35 @@
+"""Errors the client sees, as JSON `{"error": CODE, "message": ...}` with the status that fits."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def as_body(self) -> dict[str, str]:
+        return {"error": self.code, "message": self.message}
+
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(self.as_body(), status_code=self.status, headers=headers)
+
+
+# The upstream's error code (botocore's `Error.Code`) -> what the client gets.
+_UPSTREAM_STATUS = {
+    "ValidationException": 400,
+    "AccessDeniedException": 403,
+    "ResourceNotFoundException": 404,
+    "ThrottlingException": 429,
+    "ServiceQuotaExceededException": 429,
+}
+
+
+def from_upstream(code: str, message: str) -> ApiError:
+    """Map an upstream failure to the client's status; anything unexpected is the gateway's 502."""
+    status = _UPSTREAM_STATUS.get(code, 502)
+    return ApiError(status, code or "UpstreamError", message or "the upstream failed")

@@ -1,0 +1,77 @@
+"""The app's configuration, read once from the environment and validated before serving."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+BACKENDS = ("agentcore", "bedrock", "demo")
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message is one line naming the variable, its value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = "demo"
+    agent_runtime_arn: str | None = None
+    agent_qualifier: str | None = None
+    model_id: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    cors_allow_origin: str = "*"
+    heartbeat_seconds: float = 15.0
+    origin_verify_secret: str | None = None
+    origin_verify_header: str = "x-origin-verify"
+    demo_token_delay: float = 0.04
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        backend = reader.choice("BACKEND", BACKENDS, default="demo")
+        settings = cls(
+            backend=backend,
+            agent_runtime_arn=reader.text("AGENT_RUNTIME_ARN"),
+            agent_qualifier=reader.text("AGENT_QUALIFIER"),
+            model_id=reader.text("MODEL_ID"),
+            max_body_bytes=int(reader.number("MAX_BODY_BYTES", cls.max_body_bytes, low=1, high=10 * 1024**2)),
+            cors_allow_origin=reader.text("CORS_ALLOW_ORIGIN") or cls.cors_allow_origin,
+            heartbeat_seconds=reader.number("HEARTBEAT_SECONDS", cls.heartbeat_seconds, low=0.01, high=600),
+            origin_verify_secret=reader.text("ORIGIN_VERIFY_SECRET"),
+            origin_verify_header=(reader.text("ORIGIN_VERIFY_HEADER") or cls.origin_verify_header).lower(),
+            demo_token_delay=reader.number("DEMO_TOKEN_DELAY", cls.demo_token_delay, low=0, high=10),
+        )
+        if backend == "agentcore" and not settings.agent_runtime_arn:
+            raise ConfigError("AGENT_RUNTIME_ARN is required when BACKEND=agentcore")
+        if backend == "bedrock" and not settings.model_id:
+            raise ConfigError("MODEL_ID is required when BACKEND=bedrock")
+        return settings
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name) or default
+        if value not in allowed:
+            raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number (allowed {low:g}..{high:g})") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name}={raw!r} is out of range (allowed {low:g}..{high:g})")
+        return value

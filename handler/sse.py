@@ -1,0 +1,15 @@
+"""Server-sent events framing (https://html.spec.whatwg.org/multipage/server-sent-events.html)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MEDIA_TYPE = "text/event-stream"
+KEEP_ALIVE = b": keep-alive\n\n"
+
+
+def event(data: Any, name: str | None = None) -> bytes:
+    """One SSE event whose `data:` line is `data` as compact JSON."""
+    head = f"event: {name}\n" if name else ""
+    return f"{head}data: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()

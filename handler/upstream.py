@@ -1,0 +1,26 @@
+"""An open answer from a backend: its media type, the bytes still to come, and how to stop it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+
+class UpstreamError(Exception):
+    """The upstream failed; `code` is its error code (e.g. botocore's `Error.Code`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+async def _nothing_to_close() -> None:
+    return None
+
+
+@dataclass
+class Upstream:
+    media_type: str
+    chunks: AsyncIterator[bytes]
+    close: Callable[[], Awaitable[None]] = _nothing_to_close
