@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -20,7 +22,10 @@ from handler.settings import Settings
 from handler.upstream import UpstreamError
 
 
-def create_app(settings: Settings, backend: Backend | None = None) -> ASGIApp:
+def create_app(
+    settings: Settings, backend: Backend | None = None, log_stream: TextIO | None = None
+) -> ASGIApp:
+    """The app for `settings`; tests may hand in a `backend` and a stream for the access log."""
     backend = backend or make_backend(settings)
     cors = {
         "access-control-allow-origin": settings.cors_allow_origin,
@@ -62,7 +67,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> ASGIApp:
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HttpError")
         return ApiError(error.status_code, code, str(error.detail)).response(headers=error.headers)
 
-    middleware = [Middleware(AccessLog, backend=backend.name)]
+    middleware = [Middleware(AccessLog, backend=backend.name, stream=log_stream)]
     if settings.origin_verify_secret:
         middleware.append(
             Middleware(

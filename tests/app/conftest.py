@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from handler.app import create_app
+from handler.backends import Backend
+from handler.settings import Settings
+from tests.loopback import serve_in_thread
+
+
+class AccessLogLines(io.StringIO):
+    def records(self) -> list[dict]:
+        return [json.loads(line) for line in self.getvalue().splitlines()]
+
+
+@pytest.fixture
+def access_log() -> AccessLogLines:
+    return AccessLogLines()
+
+
+@pytest.fixture
+def serve(access_log: AccessLogLines) -> Callable[..., object]:
+    """serve(backend, **settings) -> context manager yielding the base URL of the app under uvicorn."""
+
+    @contextmanager
+    def start(backend: Backend | None = None, **settings: object) -> Iterator[str]:
+        app = create_app(Settings(**settings), backend=backend, log_stream=access_log)  # type: ignore[arg-type]
+        with serve_in_thread(app) as base:
+            yield base
+
+    return start

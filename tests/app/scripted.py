@@ -1,0 +1,58 @@
+"""A backend whose answer is a script, for the relay's own behaviour (no AWS, no network)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import anyio
+
+from handler.upstream import Upstream, UpstreamError
+
+
+@dataclass
+class Send:
+    data: bytes
+
+
+@dataclass
+class Pause:
+    seconds: float
+
+
+@dataclass
+class Fail:
+    code: str
+    message: str = "it broke"
+
+
+@dataclass
+class ScriptedBackend:
+    """Plays `script` for every request; `refuse` makes `open` fail before the stream starts."""
+
+    script: list[Send | Pause | Fail]
+    refuse: UpstreamError | None = None
+    name: str = "scripted"
+    opened: list[tuple[str, str]] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)
+    closed_at: list[float] = field(default_factory=list)
+
+    async def open(self, prompt: str, session_id: str) -> Upstream:
+        self.opened.append((prompt, session_id))
+        if self.refuse:
+            raise self.refuse
+        return Upstream("text/event-stream", self._play(), self._close)
+
+    async def _play(self) -> AsyncIterator[bytes]:
+        for step in self.script:
+            if isinstance(step, Pause):
+                await anyio.sleep(step.seconds)
+            elif isinstance(step, Fail):
+                raise UpstreamError(step.code, step.message)
+            else:
+                self.sent_at.append(time.perf_counter())
+                yield step.data
+
+    async def _close(self) -> None:
+        self.closed_at.append(time.perf_counter())
