@@ -8,6 +8,8 @@ STACK ?= dev
 # uv from PATH, else a private copy bootstrapped into .tools/ (works where pip --user is refused).
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
+# The tests call uv too (e.g. to check handler/requirements.txt against the lock).
+export UV
 
 .PHONY: help test local lint bench plan preview up requirements
 

@@ -22,9 +22,7 @@ from handler.settings import Settings
 from handler.upstream import UpstreamError
 
 
-def create_app(
-    settings: Settings, backend: Backend | None = None, log_stream: TextIO | None = None
-) -> ASGIApp:
+def create_app(settings: Settings, backend: Backend | None = None, log_stream: TextIO | None = None) -> ASGIApp:
     """The app for `settings`; tests may hand in a `backend` and a stream for the access log."""
     backend = backend or make_backend(settings)
     cors = {
@@ -70,9 +68,7 @@ def create_app(
     middleware = [Middleware(AccessLog, backend=backend.name, stream=log_stream)]
     if settings.origin_verify_secret:
         middleware.append(
-            Middleware(
-                OriginGuard, header=settings.origin_verify_header, secret=settings.origin_verify_secret
-            )
+            Middleware(OriginGuard, header=settings.origin_verify_header, secret=settings.origin_verify_secret)
         )
     return Starlette(
         routes=[

@@ -45,8 +45,10 @@ class RelayResponse:
     async def _watch_disconnect(self, receive: Receive, scope: anyio.CancelScope, state: dict) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
-        state["outcome"] = "client_gone"
-        scope.cancel()
+        # After the last byte the server reports a disconnect too; only one before it means the client left.
+        if not state.get("complete"):
+            state["outcome"] = "client_gone"
+            scope.cancel()
 
     async def _pump(self, chunks: ObjectSendStream[bytes], state: dict) -> None:
         async with chunks:
@@ -76,6 +78,7 @@ class RelayResponse:
                 else:
                     state["events"] = counter.feed(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        state["complete"] = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -87,7 +90,7 @@ class _EventCounter:
         self._last = b""
 
     def feed(self, chunk: bytes) -> int:
-        joined = self._last + chunk.replace(b"\r\n", b"\n")
-        self.count += joined.count(b"\n\n") - self._last.count(b"\n\n")
-        self._last = joined[-1:]
+        chunk = chunk.replace(b"\r\n", b"\n")
+        self.count += (self._last + chunk).count(b"\n\n")
+        self._last = chunk[-1:]
         return self.count

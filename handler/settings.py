@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T", int, float)
 
 BACKENDS = ("agentcore", "bedrock", "demo")
 
@@ -36,7 +39,7 @@ class Settings:
             agent_runtime_arn=reader.text("AGENT_RUNTIME_ARN"),
             agent_qualifier=reader.text("AGENT_QUALIFIER"),
             model_id=reader.text("MODEL_ID"),
-            max_body_bytes=int(reader.number("MAX_BODY_BYTES", cls.max_body_bytes, low=1, high=10 * 1024**2)),
+            max_body_bytes=reader.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1, high=10 * 1024**2),
             cors_allow_origin=reader.text("CORS_ALLOW_ORIGIN") or cls.cors_allow_origin,
             heartbeat_seconds=reader.number("HEARTBEAT_SECONDS", cls.heartbeat_seconds, low=0.01, high=600),
             origin_verify_secret=reader.text("ORIGIN_VERIFY_SECRET"),
@@ -65,13 +68,19 @@ class _Reader:
         return value
 
     def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        return self._parsed(name, default, float, "a number", low, high)
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        return self._parsed(name, default, int, "a whole number", low, high)
+
+    def _parsed(self, name: str, default: T, parse: Callable[[str], T], kind: str, low: T, high: T) -> T:
         raw = self.text(name)
         if raw is None:
             return default
         try:
-            value = float(raw)
+            value = parse(raw)
         except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a number (allowed {low:g}..{high:g})") from None
+            raise ConfigError(f"{name}={raw!r} is not {kind} (allowed {low}..{high})") from None
         if not low <= value <= high:
-            raise ConfigError(f"{name}={raw!r} is out of range (allowed {low:g}..{high:g})")
+            raise ConfigError(f"{name}={raw!r} is out of range (allowed {low}..{high})")
         return value

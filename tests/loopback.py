@@ -50,7 +50,7 @@ def serve_process(
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Run the app as its own process (default `python -m handler`) on a free port until it is ready."""
     port = free_port()
-    full_env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", **env}
+    full_env = {**os.environ, "HOST": "127.0.0.1", **env, "PORT": str(port)}
     process = subprocess.Popen(
         argv or [sys.executable, "-m", "handler"],
         cwd=ROOT,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -14,8 +15,12 @@ from tests.loopback import serve_in_thread
 
 
 class AccessLogLines(io.StringIO):
-    def records(self) -> list[dict]:
-        return [json.loads(line) for line in self.getvalue().splitlines()]
+    def records(self, at_least: int = 1) -> list[dict]:
+        """The log lines so far; the server writes each one just after the response, so allow a moment."""
+        deadline = time.monotonic() + 2
+        while len(lines := self.getvalue().splitlines()) < at_least and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return [json.loads(line) for line in lines]
 
 
 @pytest.fixture

@@ -1,0 +1,105 @@
+"""The image: what the Dockerfile declares is what we test, and its entrypoint serves on the host."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.loopback import ROOT, serve_process
+
+DOCKERFILE = ROOT / "handler" / "Dockerfile"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    joined = DOCKERFILE.read_text().replace("\\\n", " ")
+    pairs = []
+    for line in joined.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            keyword, _, rest = line.strip().partition(" ")
+            pairs.append((keyword.upper(), rest.strip()))
+    return pairs
+
+
+def declared_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for keyword, rest in instructions():
+        if keyword == "ENV":
+            env.update(item.split("=", 1) for item in shlex.split(rest))
+    return env
+
+
+def declared_cmd() -> list[str]:
+    (cmd,) = [rest for keyword, rest in instructions() if keyword == "CMD"]
+    return json.loads(cmd)
+
+
+def test_the_image_uses_the_pinned_base_and_adapter_in_streaming_mode():
+    sources = [rest for keyword, rest in instructions() if keyword in ("FROM", "COPY") and "public.ecr.aws" in rest]
+    assert sources[0] == "public.ecr.aws/docker/library/python:3.13-slim"
+    assert (
+        "--from=public.ecr.aws/awsguru/aws-lambda-adapter:1.0.0 /lambda-adapter /opt/extensions/lambda-adapter"
+        in sources
+    )
+    assert not any(":latest" in source for source in sources)
+    env = declared_env()
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/healthz"
+    assert env["AWS_LWA_ENABLE_COMPRESSION"] == "false"
+    assert env["AWS_LWA_PORT"] == env["PORT"] == "8080"
+
+
+def test_the_image_installs_exactly_the_locked_requirements():
+    run = " ".join(rest for keyword, rest in instructions() if keyword == "RUN")
+    assert "pip install --no-cache-dir --require-hashes --no-deps -r requirements.txt" in run
+    requirements = (ROOT / "handler" / "requirements.txt").read_text()
+    lock = (ROOT / "uv.lock").read_text()
+    for package in ("starlette", "uvicorn", "boto3"):
+        pinned = next(line for line in requirements.splitlines() if line.startswith(package + "=="))
+        version = pinned.split("==")[1].split()[0]
+        assert f'name = "{package}"\nversion = "{version}"' in lock
+
+
+def test_the_requirements_file_is_what_uv_exports_from_the_lock_today():
+    uv = os.environ.get("UV") or shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
+    exported = subprocess.run(
+        [uv, "export", "--frozen", "--only-group", "handler", "--no-emit-project"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    body = lambda text: [line for line in text.splitlines() if not line.startswith("#")]  # noqa: E731
+    assert body(exported.stdout) == body((ROOT / "handler" / "requirements.txt").read_text()), (
+        "handler/requirements.txt is stale: run `make requirements`"
+    )
+
+
+def test_the_image_command_serves_the_app_on_the_host():
+    command = declared_cmd()
+    assert command == ["python", "-m", "handler"]
+    env = {**declared_env(), "BACKEND": "demo", "DEMO_TOKEN_DELAY": "0"}
+    argv = [sys.executable, *command[1:]]
+    with serve_process(env, argv=argv, ready_path=env["AWS_LWA_READINESS_CHECK_PATH"]) as (base, _):
+        response = httpx.post(base + "/invoke", json={"prompt": "hello"})
+    assert response.status_code == 200
+    assert response.content.endswith(b"\n\n")
+    assert b"event: done" in response.content
+
+
+def test_hadolint_finds_nothing():
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), str(DOCKERFILE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_build_context_leaves_out_caches():
+    ignored = (ROOT / "handler" / ".dockerignore").read_text().split()
+    assert "**/__pycache__" in ignored

@@ -1,0 +1,112 @@
+"""The relay: bytes leave as they arrive, quiet upstreams get keep-alives, failures and departures end cleanly."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from handler.upstream import UpstreamError
+from tests.app.scripted import Fail, Pause, ScriptedBackend, Send
+from tests.loopback import timed_chunks
+
+PROMPT = {"prompt": "go"}
+
+
+def test_each_event_reaches_the_client_when_the_backend_sends_it(serve):
+    backend = ScriptedBackend([step for i in range(8) for step in (Send(b"data: %d\n\n" % i), Pause(0.05))])
+    with serve(backend) as base, httpx.stream("POST", base + "/invoke", json=PROMPT) as response:
+        chunks = timed_chunks(response)
+    assert [chunk for _, chunk in chunks] == [b"data: %d\n\n" % i for i in range(8)]
+    lags = [arrived - sent for (arrived, _), sent in zip(chunks, backend.sent_at, strict=True)]
+    assert max(lags) < 0.03, f"an event waited in the relay: lags {lags}"
+
+
+def test_a_quiet_upstream_gets_keep_alive_comments_and_then_its_answer(serve):
+    backend = ScriptedBackend([Send(b"data: thinking\n\n"), Pause(0.35), Send(b"data: answer\n\n")])
+    with (
+        serve(backend, heartbeat_seconds=0.1) as base,
+        httpx.stream("POST", base + "/invoke", json=PROMPT) as r,
+    ):
+        body = r.read()
+    keep_alives = body.count(b": keep-alive\n\n")
+    assert 2 <= keep_alives <= 4
+    assert body.startswith(b"data: thinking\n\n")
+    assert body.endswith(b"data: answer\n\n")
+
+
+def test_no_keep_alive_when_the_upstream_keeps_talking(serve):
+    backend = ScriptedBackend([step for _ in range(6) for step in (Send(b"data: x\n\n"), Pause(0.05))])
+    with serve(backend, heartbeat_seconds=0.2) as base:
+        body = httpx.post(base + "/invoke", json=PROMPT).content
+    assert b"keep-alive" not in body
+
+
+def test_a_mid_stream_failure_keeps_what_was_sent_then_ends_with_an_error_event(serve, access_log):
+    backend = ScriptedBackend([Send(b"data: one\n\n"), Send(b"data: two\n\n"), Fail("ThrottlingException")])
+    with serve(backend) as base:
+        response = httpx.post(base + "/invoke", json=PROMPT)
+    assert response.status_code == 200
+    events = response.content.split(b"\n\n")
+    assert events[:2] == [b"data: one", b"data: two"]
+    name, data = events[2].split(b"\n")
+    assert name == b"event: error"
+    assert json.loads(data.removeprefix(b"data: ")) == {"error": "ThrottlingException", "message": "it broke"}
+    assert events[3:] == [b""]
+    assert backend.closed_at, "the upstream was closed"
+    assert access_log.records()[-1]["outcome"] == "upstream_error"
+
+
+def test_a_failure_before_the_stream_maps_to_a_status_and_json_error(serve):
+    cases = {
+        "ValidationException": 400,
+        "AccessDeniedException": 403,
+        "ResourceNotFoundException": 404,
+        "ThrottlingException": 429,
+        "ServiceQuotaExceededException": 429,
+        "InternalServerException": 502,
+        "UpstreamUnavailable": 502,
+    }
+    for code, status in cases.items():
+        backend = ScriptedBackend([], refuse=UpstreamError(code, f"{code} happened"))
+        with serve(backend) as base:
+            response = httpx.post(base + "/invoke", json=PROMPT)
+        assert (response.status_code, response.json()) == (
+            status,
+            {"error": code, "message": f"{code} happened"},
+        )
+        assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_a_client_that_leaves_stops_the_upstream_promptly(serve, access_log):
+    backend = ScriptedBackend([Send(b"data: first\n\n"), Pause(30), Send(b"data: never\n\n")])
+    with serve(backend, heartbeat_seconds=60) as base:
+        with httpx.stream("POST", base + "/invoke", json=PROMPT) as response:
+            next(response.iter_raw())
+            left_at = time.perf_counter()
+        deadline = time.monotonic() + 5
+        while not backend.closed_at and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert backend.closed_at, "the upstream was never closed"
+    assert backend.closed_at[0] - left_at < 0.25
+    assert len(backend.sent_at) == 1
+    assert access_log.records()[-1]["outcome"] == "client_gone"
+
+
+def test_one_log_line_per_request_with_figures_and_never_the_prompt(serve, access_log):
+    backend = ScriptedBackend([Send(b"data: a\n\n"), Pause(0.05), Send(b"data: b\n\n")])
+    session = "s" * 40
+    with serve(backend) as base:
+        httpx.post(base + "/invoke", json={"prompt": "my secret prompt", "session_id": session})
+        httpx.post(base + "/invoke", content=b"nope")
+    ok, rejected = access_log.records(at_least=2)
+    assert ok["status"] == 200
+    assert ok["session_id"] == session
+    assert ok["backend"] == "scripted"
+    assert ok["outcome"] == "ok"
+    assert (ok["bytes"], ok["events"]) == (18, 2)
+    assert 0 <= ok["ttfb_ms"] < ok["duration_ms"]
+    assert ok["duration_ms"] >= 50
+    assert (rejected["status"], rejected["outcome"], rejected["error"]) == (400, "rejected", "InvalidJson")
+    assert "my secret prompt" not in access_log.getvalue()

@@ -1,0 +1,59 @@
+"""Configuration by environment: sensible defaults, and one clear line for each bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from handler.settings import ConfigError, Settings
+
+
+def test_defaults_serve_the_demo_backend():
+    settings = Settings.from_env({})
+    assert settings.backend == "demo"
+    assert settings.heartbeat_seconds == 15
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.cors_allow_origin == "*"
+    assert settings.origin_verify_secret is None
+    assert settings.origin_verify_header == "x-origin-verify"
+
+
+def test_every_setting_is_read_from_its_variable():
+    settings = Settings.from_env(
+        {
+            "BACKEND": "agentcore",
+            "AGENT_RUNTIME_ARN": "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-abc",
+            "AGENT_QUALIFIER": "prod",
+            "MAX_BODY_BYTES": "2048",
+            "CORS_ALLOW_ORIGIN": "https://app.example",
+            "HEARTBEAT_SECONDS": "5",
+            "ORIGIN_VERIFY_SECRET": "abc",
+            "ORIGIN_VERIFY_HEADER": "X-Custom-Verify",
+        }
+    )
+    assert settings.agent_qualifier == "prod"
+    assert settings.max_body_bytes == 2048
+    assert settings.cors_allow_origin == "https://app.example"
+    assert settings.heartbeat_seconds == 5
+    assert settings.origin_verify_secret == "abc"
+    assert settings.origin_verify_header == "x-custom-verify"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BACKEND": "openai"}, "BACKEND='openai' is not one of agentcore, bedrock, demo"),
+        ({"BACKEND": "agentcore"}, "AGENT_RUNTIME_ARN is required when BACKEND=agentcore"),
+        ({"BACKEND": "bedrock"}, "MODEL_ID is required when BACKEND=bedrock"),
+        ({"HEARTBEAT_SECONDS": "soon"}, "HEARTBEAT_SECONDS='soon' is not a number (allowed 0.01..600)"),
+        ({"HEARTBEAT_SECONDS": "0"}, "HEARTBEAT_SECONDS='0' is out of range (allowed 0.01..600)"),
+        ({"MAX_BODY_BYTES": "1.5"}, "MAX_BODY_BYTES='1.5' is not a whole number (allowed 1..10485760)"),
+        (
+            {"MAX_BODY_BYTES": "99999999999"},
+            "MAX_BODY_BYTES='99999999999' is out of range (allowed 1..10485760)",
+        ),
+    ],
+)
+def test_a_bad_value_is_refused_with_one_line_naming_it(env, message):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value) == message
