@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import anyio
 import boto3
-import urllib3.exceptions
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
@@ -58,7 +57,7 @@ async def relay_raw(raw: Any) -> AsyncIterator[bytes]:
     while True:
         try:
             chunk = await anyio.to_thread.run_sync(raw.read1, READ_SIZE, abandon_on_cancel=True)
-        except (urllib3.exceptions.HTTPError, OSError) as error:
+        except Exception as error:  # urllib3 ProtocolError, a reset socket, a read cut off by close()
             raise UpstreamError("UpstreamInterrupted", f"the upstream stream broke: {error}") from error
         if not chunk:
             return

@@ -1,0 +1,145 @@
+"""The agentcore backend through real boto3 to a loopback AgentCore: bytes pass through as they arrive."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+
+import httpx
+import pytest
+
+from handler.backends.agentcore import AgentCoreBackend
+from tests.fakes import FakeAgentCore, Pause
+from tests.fakes.agentcore import error, json_answer, sse, sse_event
+from tests.loopback import serve_process, timed_chunks
+
+ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef"
+SESSION = "a" * 40
+
+
+@pytest.fixture
+def fake():
+    with FakeAgentCore() as server:
+        yield server
+
+
+@pytest.fixture
+def app(fake, serve):
+    with serve(AgentCoreBackend(ARN, qualifier="live", client=fake.client()), heartbeat_seconds=60) as base:
+        yield base
+
+
+def test_the_agent_is_called_with_the_prompt_the_session_and_the_qualifier(fake, app):
+    fake.respond_with(sse([sse_event({"text": "hi"})]))
+    httpx.post(app + "/invoke", json={"prompt": "What is new?", "session_id": SESSION})
+    request = fake.last.request
+    assert request.params["agentRuntimeArn"] == ARN
+    assert request.query == {"qualifier": ["live"]}
+    assert request.headers["x-amzn-bedrock-agentcore-runtime-session-id"] == SESSION
+    assert json.loads(request.body) == {"prompt": "What is new?"}
+
+
+def test_sse_from_the_agent_passes_through_byte_for_byte_event_by_event_as_it_arrives(fake, app):
+    events = [sse_event({"i": i, "text": "ünïcode ✓"}) for i in range(12)] + [b"event: end\ndata: {}\n\n"]
+    fake.respond_with(sse(events, delay=0.05))
+    with httpx.stream("POST", app + "/invoke", json={"prompt": "go", "session_id": SESSION}) as response:
+        assert response.headers["x-session-id"] == SESSION
+        chunks = timed_chunks(response)
+    fake.last.done.wait(2)
+    assert b"".join(chunk for _, chunk in chunks) == b"".join(events)
+    sent = fake.last.sent_at
+    assert [chunk for _, chunk in chunks] == [data for _, data in sent], "one client chunk per agent chunk"
+    lags = [arrived - sent_at for (arrived, _), (sent_at, _) in zip(chunks, sent, strict=True)]
+    assert max(lags) < 0.03, f"an event was held back: {lags}"
+
+
+def test_a_json_answer_reaches_the_client_as_one_sse_event(fake, app):
+    fake.respond_with(json_answer({"result": "42", "nested": {"ok": True}}))
+    response = httpx.post(app + "/invoke", json={"prompt": "q"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.content == b'data: {"result":"42","nested":{"ok":true}}\n\n'
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ValidationException", 400),
+        ("AccessDeniedException", 403),
+        ("ResourceNotFoundException", 404),
+        ("ThrottlingException", 429),
+        ("ServiceQuotaExceededException", 429),
+        ("InternalServerException", 502),
+        ("RuntimeClientError", 502),
+    ],
+)
+def test_agent_errors_before_the_stream_become_the_matching_status(fake, app, code, status):
+    fake.respond_with(error(code, f"{code} from the fake"))
+    response = httpx.post(app + "/invoke", json={"prompt": "q"})
+    assert response.status_code == status
+    assert response.json() == {"error": code, "message": f"{code} from the fake"}
+
+
+def test_a_connection_broken_mid_stream_ends_with_an_error_event_after_what_was_sent(fake, app):
+    fake.respond_with(sse([sse_event({"n": 1}), sse_event({"n": 2})], delay=0.01, abort=True))
+    response = httpx.post(app + "/invoke", json={"prompt": "q"})
+    assert response.status_code == 200
+    body = response.content
+    assert body.startswith(sse_event({"n": 1}) + sse_event({"n": 2}))
+    tail = body.removeprefix(sse_event({"n": 1}) + sse_event({"n": 2}))
+    assert tail.startswith(b"event: error\ndata: ")
+    assert json.loads(tail.split(b"data: ", 1)[1])["error"] == "UpstreamInterrupted"
+
+
+def test_a_thinking_agent_gets_keep_alives_instead_of_a_cut(fake, serve):
+    fake.respond_with(sse([sse_event({"n": 1}), Pause(0.45), sse_event({"n": 2})]))
+    with serve(AgentCoreBackend(ARN, client=fake.client()), heartbeat_seconds=0.1) as base:
+        body = httpx.post(base + "/invoke", json={"prompt": "q"}).content
+    assert body.startswith(sse_event({"n": 1}) + b": keep-alive\n\n")
+    assert body.endswith(b": keep-alive\n\n" + sse_event({"n": 2}))
+    assert 3 <= body.count(b": keep-alive") <= 5
+
+
+def test_a_client_that_leaves_closes_the_agent_connection_within_a_fraction_of_a_second(fake, app):
+    fake.respond_with(sse([sse_event({"n": 1}), Pause(20), sse_event({"n": 2})]))
+    with httpx.stream("POST", app + "/invoke", json={"prompt": "q"}) as response:
+        next(response.iter_raw())
+        left_at = time.perf_counter()
+    assert fake.last.disconnected.wait(5), "the agent connection stayed open"
+    assert fake.last.disconnected_at - left_at < 0.5
+    assert fake.last.outcome == "disconnected"
+
+
+def test_concurrent_streams_each_keep_their_own_pace(fake, app):
+    """A slow agent answer must not hold back a fast one: boto3's blocking reads stay off the event loop."""
+    slow = sse([sse_event({"slow": i}) for i in range(3)], delay=0.4)
+    fast = sse([sse_event({"fast": i}) for i in range(5)], delay=0.02)
+    fake.queue(slow, slow, slow, fast)
+
+    def call(prompt: str) -> tuple[float, bytes]:
+        started = time.perf_counter()
+        body = httpx.post(app + "/invoke", json={"prompt": prompt}, timeout=10).content
+        return time.perf_counter() - started, body
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        slow_calls = [pool.submit(call, "slow") for _ in range(3)]
+        fake.wait_for_request()
+        while len(fake.requests) < 3:
+            time.sleep(0.005)
+        fast_call = pool.submit(call, "fast")
+        fast_took, fast_body = fast_call.result()
+        slow_results = [future.result() for future in slow_calls]
+    assert fast_body.count(b'"fast"') == 5
+    assert all(body.count(b'"slow"') == 3 for _, body in slow_results)
+    assert fast_took < 0.5, f"the fast answer took {fast_took:.2f}s behind slow ones"
+
+
+def test_python_m_handler_reaches_agentcore_through_the_endpoint_variable(fake):
+    fake.respond_with(sse([sse_event({"text": "from the fake"})], delay=0.01))
+    env = {**fake.env, "BACKEND": "agentcore", "AGENT_RUNTIME_ARN": ARN}
+    with serve_process(env) as (base, _):
+        response = httpx.post(base + "/invoke", json={"prompt": "q", "session_id": SESSION})
+    assert response.status_code == 200
+    assert response.content == sse_event({"text": "from the fake"})
+    assert fake.last.request.params["agentRuntimeArn"] == ARN

@@ -1,0 +1,120 @@
+"""The bedrock backend through real boto3 to a loopback ConverseStream: one SSE event per text delta."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from handler.backends.bedrock import BedrockBackend
+from tests.fakes import FakeBedrockRuntime, Pause
+from tests.fakes.bedrock import converse, error
+from tests.loopback import serve_process, timed_chunks
+
+MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+
+
+@pytest.fixture
+def fake():
+    with FakeBedrockRuntime() as server:
+        yield server
+
+
+@pytest.fixture
+def app(fake, serve):
+    with serve(BedrockBackend(MODEL, client=fake.client()), heartbeat_seconds=60) as base:
+        yield base
+
+
+def events_of(body: bytes) -> list[tuple[str | None, dict]]:
+    events = []
+    for block in body.decode().split("\n\n")[:-1]:
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((fields.get("event"), json.loads(fields["data"])))
+    return events
+
+
+def test_each_text_delta_becomes_an_event_then_a_summary_with_stop_reason_and_usage(fake, app):
+    fake.respond_with(converse(["Hel", "lo", " wörld"], delay=0.01, stop_reason="end_turn", input_tokens=7))
+    response = httpx.post(app + "/invoke", json={"prompt": "Say hello"})
+    assert response.status_code == 200
+    assert events_of(response.content) == [
+        (None, {"type": "text", "text": "Hel"}),
+        (None, {"type": "text", "text": "lo"}),
+        (None, {"type": "text", "text": " wörld"}),
+        (
+            "done",
+            {
+                "type": "done",
+                "stop_reason": "end_turn",
+                "usage": {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10},
+            },
+        ),
+    ]
+    request = fake.last.request
+    assert request.params["modelId"] == MODEL
+    assert json.loads(request.body)["messages"] == [{"role": "user", "content": [{"text": "Say hello"}]}]
+
+
+def test_deltas_reach_the_client_as_the_model_emits_them(fake, app):
+    fake.respond_with(converse([f"t{i} " for i in range(10)], delay=0.05))
+    with httpx.stream("POST", app + "/invoke", json={"prompt": "go"}) as response:
+        chunks = timed_chunks(response)
+    fake.last.done.wait(2)
+    delta_sent = [at for at, data in fake.last.sent_at if b"contentBlockDelta" in data]
+    delta_arrived = [at for at, chunk in chunks if b'"type":"text"' in chunk]
+    assert len(delta_arrived) == len(delta_sent) == 10
+    lags = [arrived - sent for arrived, sent in zip(delta_arrived, delta_sent, strict=True)]
+    assert max(lags) < 0.03, f"a delta was held back: {lags}"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ValidationException", 400),
+        ("AccessDeniedException", 403),
+        ("ThrottlingException", 429),
+        ("ModelTimeoutException", 502),
+    ],
+)
+def test_model_errors_before_the_stream_become_the_matching_status(fake, app, code, status):
+    fake.respond_with(error(code, "nope"))
+    response = httpx.post(app + "/invoke", json={"prompt": "q"})
+    assert (response.status_code, response.json()) == (status, {"error": code, "message": "nope"})
+
+
+def test_an_exception_event_mid_stream_ends_with_an_error_event_after_the_deltas(fake, app):
+    fake.respond_with(converse(["a", "b"], exception=("modelStreamErrorException", "the model tripped")))
+    events = events_of(httpx.post(app + "/invoke", json={"prompt": "q"}).content)
+    assert events == [
+        (None, {"type": "text", "text": "a"}),
+        (None, {"type": "text", "text": "b"}),
+        ("error", {"error": "modelStreamErrorException", "message": "the model tripped"}),
+    ]
+
+
+def test_a_dropped_connection_mid_stream_ends_with_an_error_event(fake, app):
+    fake.respond_with(converse(["a"], abort=True))
+    events = events_of(httpx.post(app + "/invoke", json={"prompt": "q"}).content)
+    assert events[0] == (None, {"type": "text", "text": "a"})
+    assert events[-1][0] == "error"
+    assert events[-1][1]["error"] == "UpstreamInterrupted"
+
+
+def test_a_client_that_leaves_closes_the_model_connection_promptly(fake, app):
+    fake.respond_with(converse(["first", Pause(20), "never"]))
+    with httpx.stream("POST", app + "/invoke", json={"prompt": "q"}) as response:
+        next(response.iter_raw())
+        left_at = time.perf_counter()
+    assert fake.last.disconnected.wait(5), "the model connection stayed open"
+    assert fake.last.disconnected_at - left_at < 0.5
+
+
+def test_python_m_handler_reaches_bedrock_through_the_endpoint_variable(fake):
+    fake.respond_with(converse(["from the fake"]))
+    with serve_process({**fake.env, "BACKEND": "bedrock", "MODEL_ID": MODEL}) as (base, _):
+        events = events_of(httpx.post(base + "/invoke", json={"prompt": "q"}).content)
+    assert events[0] == (None, {"type": "text", "text": "from the fake"})
+    assert events[-1][0] == "done"
