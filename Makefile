@@ -40,11 +40,14 @@ requirements: | $(UV) ## regenerate handler/requirements.txt (the image's pinned
 bench: .venv/.synced ## streaming benchmark (not yet built: issue "Streaming handler")
 	@echo "make bench: not implemented yet" >&2; exit 2
 
-plan: .venv/.synced ## print the resources the program would register for STACK, offline (not yet built)
-	@echo "make plan: not implemented yet" >&2; exit 2
+plan: .venv/.synced ## print the resources the program would register for STACK, offline (mocked AWS)
+	$(RUN) python -m infra.plan $(STACK)
 
-preview: ## pulumi preview for STACK (needs the Pulumi CLI and AWS credentials; not yet built)
-	@echo "make preview: not implemented yet" >&2; exit 2
+preview: .venv/.synced ## pulumi preview for STACK (needs the Pulumi CLI and AWS credentials)
+	@command -v pulumi >/dev/null || { echo "make preview: the pulumi CLI is not installed (https://www.pulumi.com/docs/install/)" >&2; exit 127; }
+	pulumi preview --stack $(STACK) --diff
 
-up: ## pulumi up for STACK (needs the Pulumi CLI, Docker and AWS credentials; not yet built)
-	@echo "make up: not implemented yet" >&2; exit 2
+up: .venv/.synced ## pulumi up for STACK (needs the Pulumi CLI, Docker and AWS credentials)
+	@command -v pulumi >/dev/null || { echo "make up: the pulumi CLI is not installed (https://www.pulumi.com/docs/install/)" >&2; exit 127; }
+	@command -v docker >/dev/null || { echo "make up: docker is needed to build the handler image" >&2; exit 127; }
+	pulumi up --stack $(STACK)

@@ -1,0 +1,1 @@
+"""The Pulumi program's building blocks: validated settings, the image, the function and the streaming API."""

@@ -1,0 +1,253 @@
+"""StreamingApi: the REST API that streams the function's answers, wired through the configured integration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.account import Account
+from infra.config import Settings
+from infra.function import StreamingFunction
+from infra.modes import AWS_PROXY, ORIGIN_VERIFY_HEADER, aws_proxy_uri, function_url_uri
+
+ROUTE = "invoke"
+# Preflight goes to the app too, so its CORS answer has one author (handler/app.py).
+METHODS = ("POST", "OPTIONS")
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "method": "$context.httpMethod",
+        "path": "$context.resourcePath",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "integrationLatency": "$context.integration.latency",
+        "responseLatency": "$context.responseLatency",
+        "integrationError": "$context.integration.error",
+        "wafStatus": "$context.waf.status",
+    }
+)
+
+
+def integration_args(
+    settings: Settings, verb: str, function: StreamingFunction, account: pulumi.Output[Account]
+) -> dict[str, pulumi.Input]:
+    """How API Gateway reaches the function for `verb`, for the configured mode."""
+    mode = settings.integration
+    common: dict[str, pulumi.Input] = {
+        "type": mode.integration_type,
+        "response_transfer_mode": settings.response_transfer_mode,
+        "timeout_milliseconds": settings.integration_timeout_ms,
+    }
+    if mode is AWS_PROXY:
+        uri = pulumi.Output.all(account, function.function.arn).apply(
+            lambda values: aws_proxy_uri(values[0].partition, values[0].region, values[1])
+        )
+        # Lambda's invoke API is always a POST, whatever the client's verb.
+        return {**common, "integration_http_method": "POST", "uri": uri}
+    assert function.url is not None
+    assert function.origin_secret is not None
+    return {
+        **common,
+        "integration_http_method": verb,
+        "uri": function.url.apply(lambda url: function_url_uri(url, ROUTE)),
+        # A static value ('…' quoted) that the app compares before doing any work.
+        "request_parameters": {
+            f"integration.request.header.{ORIGIN_VERIFY_HEADER}": function.origin_secret.apply(lambda s: f"'{s}'")
+        },
+    }
+
+
+def redeployment_hash(shape: dict) -> str:
+    return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class StreamingApi(pulumi.ComponentResource):
+    """REST API `/invoke` (POST, OPTIONS) → the function, with stage, throttling and optional extras."""
+
+    invoke_url: pulumi.Output[str]
+    stage: aws.apigateway.Stage
+    api_key_id: pulumi.Output[str] | None
+    access_log_group: aws.cloudwatch.LogGroup | None
+    domain_target: pulumi.Output[str] | None
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        function: StreamingFunction,
+        account: pulumi.Output[Account],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("streamgate:index:StreamingApi", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        api = aws.apigateway.RestApi(
+            name,
+            description=f"streamgate {settings.stack}: streams answers from the handler",
+            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types=settings.endpoint_type),
+            opts=child,
+        )
+        resource = aws.apigateway.Resource(
+            f"{name}-{ROUTE}", rest_api=api.id, parent_id=api.root_resource_id, path_part=ROUTE, opts=child
+        )
+        shaping: list[pulumi.Resource] = []
+        shape: dict[str, pulumi.Input] = {"endpoint_type": settings.endpoint_type, "route": ROUTE}
+        for verb in METHODS:
+            # Browsers send no API key on a preflight.
+            key_required = settings.api_key_required and verb != "OPTIONS"
+            method = aws.apigateway.Method(
+                f"{name}-{verb.lower()}",
+                rest_api=api.id,
+                resource_id=resource.id,
+                http_method=verb,
+                authorization="NONE",
+                api_key_required=key_required,
+                opts=child,
+            )
+            args = integration_args(settings, verb, function, account)
+            integration = aws.apigateway.Integration(
+                f"{name}-{verb.lower()}-integration",
+                rest_api=api.id,
+                resource_id=resource.id,
+                http_method=method.http_method,
+                **args,
+                opts=child,
+            )
+            shaping += [method, integration]
+            shape[verb] = {"api_key_required": key_required, **args}
+        shaping += self._cors_on_gateway_errors(name, settings, api, child)
+        shape["cors_allow_origin"] = settings.cors_allow_origin
+
+        if settings.integration is AWS_PROXY:
+            aws.lambda_.Permission(
+                f"{name}-invoke",
+                function=function.function.name,
+                action="lambda:InvokeFunction",
+                principal="apigateway.amazonaws.com",
+                source_arn=api.execution_arn.apply(lambda arn: f"{arn}/*/*/{ROUTE}"),
+                opts=child,
+            )
+
+        deployment = aws.apigateway.Deployment(
+            f"{name}-deployment",
+            rest_api=api.id,
+            # Anything that shapes the API changes this hash, so switching modes (or timeouts) redeploys.
+            triggers={"redeployment": pulumi.Output.from_input(shape).apply(redeployment_hash)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=shaping),
+        )
+        self.access_log_group = self._access_log_group(name, settings, child)
+        self.stage = aws.apigateway.Stage(
+            f"{name}-stage",
+            rest_api=api.id,
+            deployment=deployment.id,
+            stage_name=settings.stage_name,
+            xray_tracing_enabled=settings.tracing,
+            access_log_settings=(
+                aws.apigateway.StageAccessLogSettingsArgs(
+                    destination_arn=self.access_log_group.arn, format=ACCESS_LOG_FORMAT
+                )
+                if self.access_log_group
+                else None
+            ),
+            opts=child,
+        )
+        aws.apigateway.MethodSettings(
+            f"{name}-method-settings",
+            rest_api=api.id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                metrics_enabled=True,
+                throttling_rate_limit=settings.throttle_rate_limit,
+                throttling_burst_limit=settings.throttle_burst_limit,
+                # A cache would replay whole answers, and STREAM does not support one.
+                caching_enabled=False,
+            ),
+            opts=child,
+        )
+        self.api_key_id = self._api_key(name, settings, api, child)
+        if settings.waf_web_acl_arn:
+            aws.wafv2.WebAclAssociation(
+                f"{name}-waf", resource_arn=self.stage.arn, web_acl_arn=settings.waf_web_acl_arn, opts=child
+            )
+        self.domain_target = self._custom_domain(name, settings, api, child)
+        self.invoke_url = self.stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/{ROUTE}")
+        self.register_outputs({"invoke_url": self.invoke_url})
+
+    def _cors_on_gateway_errors(
+        self, name: str, settings: Settings, api: aws.apigateway.RestApi, child: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        # API Gateway's own refusals (missing key, throttled, WAF) never reach the app; without this header a
+        # browser reports them as opaque CORS failures.
+        return [
+            aws.apigateway.Response(
+                f"{name}-{kind.lower().replace('_', '-')}",
+                rest_api_id=api.id,
+                response_type=kind,
+                response_parameters={
+                    "gatewayresponse.header.Access-Control-Allow-Origin": f"'{settings.cors_allow_origin}'"
+                },
+                opts=child,
+            )
+            for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
+        ]
+
+    def _access_log_group(
+        self, name: str, settings: Settings, child: pulumi.ResourceOptions
+    ) -> aws.cloudwatch.LogGroup | None:
+        if not settings.access_logs:
+            return None
+        return aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/{pulumi.get_project()}-{settings.stack}",
+            retention_in_days=settings.log_retention_days,
+            opts=child,
+        )
+
+    def _api_key(
+        self, name: str, settings: Settings, api: aws.apigateway.RestApi, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[str] | None:
+        if not settings.api_key_required:
+            return None
+        key = aws.apigateway.ApiKey(f"{name}-key", opts=child)
+        plan = aws.apigateway.UsagePlan(
+            f"{name}-usage-plan",
+            api_stages=[aws.apigateway.UsagePlanApiStageArgs(api_id=api.id, stage=self.stage.stage_name)],
+            throttle_settings=aws.apigateway.UsagePlanThrottleSettingsArgs(
+                rate_limit=settings.throttle_rate_limit, burst_limit=settings.throttle_burst_limit
+            ),
+            opts=child,
+        )
+        aws.apigateway.UsagePlanKey(
+            f"{name}-usage-plan-key", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id, opts=child
+        )
+        return key.id
+
+    def _custom_domain(
+        self, name: str, settings: Settings, api: aws.apigateway.RestApi, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[str] | None:
+        if not settings.domain_name:
+            return None
+        regional = settings.endpoint_type == "REGIONAL"
+        domain = aws.apigateway.DomainName(
+            f"{name}-domain",
+            domain_name=settings.domain_name,
+            endpoint_configuration=aws.apigateway.DomainNameEndpointConfigurationArgs(types=settings.endpoint_type),
+            regional_certificate_arn=settings.certificate_arn if regional else None,
+            certificate_arn=None if regional else settings.certificate_arn,
+            security_policy="TLS_1_2",
+            opts=child,
+        )
+        aws.apigateway.BasePathMapping(
+            f"{name}-base-path",
+            rest_api=api.id,
+            stage_name=self.stage.stage_name,
+            domain_name=domain.domain_name,
+            opts=child,
+        )
+        return domain.regional_domain_name if regional else domain.cloudfront_domain_name

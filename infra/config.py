@@ -1,0 +1,300 @@
+"""Stack configuration, validated up front into one immutable Settings object.
+
+Defaults live in Pulumi.yaml (the typed schema) and nowhere else: the CLI fills them in before the program
+runs, and the offline runner does the same. A bad value stops the program with one line that names the key,
+the value and what is allowed; `ConfigError` is a `pulumi.RunError`, which Pulumi prints without a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+
+from infra.modes import MODES, IntegrationMode
+
+PROJECT = "streamgate"
+
+TRANSFER_MODES = ("STREAM", "BUFFERED")
+BACKENDS = ("agentcore", "bedrock", "demo")
+ARCHITECTURES = ("arm64", "x86_64")
+# PRIVATE needs a VPC endpoint and a resource policy this program does not manage.
+ENDPOINT_TYPES = ("REGIONAL", "EDGE")
+# The only values CloudWatch Logs accepts for retentionInDays.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
+
+BUFFERED_TIMEOUT_QUOTA_MS = 29_000  # above this BUFFERED needs a service-quota increase
+BUFFERED_TIMEOUT_MAX_MS = 300_000
+STREAM_TIMEOUT_MAX_MS = 900_000
+# Idle connections are cut after this long without a byte; the heartbeat has to beat it.
+IDLE_TIMEOUT_SECONDS = {"REGIONAL": 300, "EDGE": 30}
+
+KEYS = (
+    "integration",
+    "responseTransferMode",
+    "allowLongBufferedTimeout",
+    "backend",
+    "agentRuntimeArn",
+    "agentQualifier",
+    "modelId",
+    "architecture",
+    "memorySize",
+    "timeout",
+    "integrationTimeoutMs",
+    "stageName",
+    "endpointType",
+    "throttleRateLimit",
+    "throttleBurstLimit",
+    "apiKeyRequired",
+    "corsAllowOrigins",
+    "logRetentionDays",
+    "tracing",
+    "accessLogs",
+    "heartbeatSeconds",
+    "wafWebAclArn",
+    "domainName",
+    "certificateArn",
+)
+
+AGENT_RUNTIME_ARN_SHAPE = "arn:<partition>:bedrock-agentcore:<region>:<account>:runtime/<id>"
+# The setting each backend cannot do without, and what its value looks like.
+BACKEND_REQUIRES = {
+    "agentcore": ("agentRuntimeArn", AGENT_RUNTIME_ARN_SHAPE),
+    "bedrock": ("modelId", "<model or inference-profile id>"),
+}
+
+_PARTITION = r"aws(?:-cn|-us-gov|-iso[a-z-]*)?"
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
+AGENT_RUNTIME_ARN = re.compile(rf"^arn:{_PARTITION}:bedrock-agentcore:{_REGION}:\d{{12}}:runtime/[A-Za-z0-9_-]+$")
+_MODEL_ARN = rf"arn:{_PARTITION}:bedrock:{_REGION}:\d{{0,12}}:[a-z-]+/[A-Za-z0-9._:/-]+"
+_MODEL_NAME = r"[a-z0-9-]+(?:\.[A-Za-z0-9_-]+)+(?::\d+)?(?::[A-Za-z0-9._-]+)?"  # e.g. us.anthropic.claude-…-v1:0
+MODEL_ID = re.compile(rf"^(?:{_MODEL_ARN}|{_MODEL_NAME})$")
+WAF_WEB_ACL_ARN = re.compile(rf"^arn:{_PARTITION}:wafv2:{_REGION}:\d{{12}}:regional/webacl/[A-Za-z0-9_-]+/[0-9a-f-]+$")
+CERTIFICATE_ARN = re.compile(rf"^arn:{_PARTITION}:acm:({_REGION}):\d{{12}}:certificate/[0-9a-f-]+$")
+DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+QUALIFIER = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+ORIGIN = re.compile(r"^(?:\*|https?://[A-Za-z0-9.-]+(?::\d{1,5})?)$")
+
+
+class ConfigError(pulumi.RunError):
+    """One bad setting: the message names the key, its value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    integration: IntegrationMode
+    response_transfer_mode: str
+    allow_long_buffered_timeout: bool
+    backend: str
+    agent_runtime_arn: str | None
+    agent_qualifier: str | None
+    model_id: str | None
+    architecture: str
+    memory_size: int
+    timeout: int
+    integration_timeout_ms: int
+    stage_name: str
+    endpoint_type: str
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    api_key_required: bool
+    cors_allow_origin: str
+    log_retention_days: int
+    tracing: bool
+    access_logs: bool
+    heartbeat_seconds: int
+    waf_web_acl_arn: str | None
+    domain_name: str | None
+    certificate_arn: str | None
+
+    @property
+    def platform(self) -> str:
+        """The image build platform, so the image always matches the function's architecture."""
+        return {"arm64": "linux/arm64", "x86_64": "linux/amd64"}[self.architecture]
+
+    @property
+    def force_delete_images(self) -> bool:
+        # A dev stack is disposable; elsewhere `pulumi destroy` must not silently take the images with it.
+        return self.stack == "dev" or self.stack.startswith("dev-")
+
+    def warnings(self) -> list[str]:
+        notes = []
+        if self.endpoint_type == "EDGE":
+            notes.append(
+                "endpointType=EDGE: CloudFront cuts a stream after 30 s without a byte; only the "
+                f"{self.heartbeat_seconds} s heartbeat keeps long answers alive (REGIONAL allows 5 min)"
+            )
+        if self.response_transfer_mode == "BUFFERED":
+            notes.append(
+                "responseTransferMode=BUFFERED: API Gateway holds the whole answer and sends it at the end; "
+                "kept only to compare with STREAM"
+            )
+        if self.integration_timeout_ms > self.timeout * 1000:
+            notes.append(
+                f"integrationTimeoutMs={self.integration_timeout_ms} outlasts the function's "
+                f"timeout={self.timeout} s; the function stops first"
+            )
+        return notes
+
+
+def load_settings() -> Settings:
+    """The settings of the running stack; logs what deserves a warning."""
+    config = pulumi.Config(PROJECT)
+    settings = parse_settings({key: config.get(key) for key in KEYS}, stack=pulumi.get_stack())
+    for note in settings.warnings():
+        pulumi.log.warn(note)
+    return settings
+
+
+def parse_settings(values: Mapping[str, str | None], stack: str) -> Settings:
+    """Validate raw config strings (as Pulumi hands them over) into Settings, or raise ConfigError."""
+    read = _Reader(values)
+    transfer_mode = read.choice("responseTransferMode", TRANSFER_MODES)
+    allow_long_buffered = read.flag("allowLongBufferedTimeout")
+    backend = read.choice("backend", BACKENDS)
+    timeout = read.integer("timeout", 1, 900)
+    endpoint_type = read.choice("endpointType", ENDPOINT_TYPES)
+    idle = IDLE_TIMEOUT_SECONDS[endpoint_type]
+    domain_name = read.optional("domainName", DOMAIN_NAME, "a lower-case DNS name such as api.example.com")
+    agent_runtime_arn, model_id = _backend_target(read, backend)
+    return Settings(
+        stack=stack,
+        integration=MODES[read.choice("integration", tuple(MODES))],
+        response_transfer_mode=transfer_mode,
+        allow_long_buffered_timeout=allow_long_buffered,
+        backend=backend,
+        agent_runtime_arn=agent_runtime_arn,
+        agent_qualifier=read.optional("agentQualifier", QUALIFIER, "letters, digits, '_' and '-'"),
+        model_id=model_id,
+        architecture=read.choice("architecture", ARCHITECTURES),
+        memory_size=read.integer("memorySize", 128, 10_240),
+        timeout=timeout,
+        integration_timeout_ms=_integration_timeout_ms(read, timeout, transfer_mode, allow_long_buffered),
+        stage_name=read.pattern("stageName", STAGE_NAME, "1-128 letters, digits, '_' or '-'"),
+        endpoint_type=endpoint_type,
+        throttle_rate_limit=read.integer("throttleRateLimit", 1, 10_000),
+        throttle_burst_limit=read.integer("throttleBurstLimit", 0, 5_000),
+        api_key_required=read.flag("apiKeyRequired"),
+        cors_allow_origin=read.pattern("corsAllowOrigins", ORIGIN, "'*' or one origin like https://app.example.com"),
+        log_retention_days=read.one_of_numbers("logRetentionDays", LOG_RETENTION_DAYS),
+        tracing=read.flag("tracing"),
+        access_logs=read.flag("accessLogs"),
+        heartbeat_seconds=read.integer(
+            "heartbeatSeconds", 1, idle - 1, why=f"below the {idle} s idle timeout of {endpoint_type} endpoints"
+        ),
+        waf_web_acl_arn=read.optional(
+            "wafWebAclArn", WAF_WEB_ACL_ARN, "a regional WAFv2 web ACL ARN (…:regional/webacl/…)"
+        ),
+        domain_name=domain_name,
+        certificate_arn=_certificate_arn(read, domain_name, endpoint_type),
+    )
+
+
+def _backend_target(read: _Reader, backend: str) -> tuple[str | None, str | None]:
+    """The agent runtime ARN and model ID; the one the backend needs must be set."""
+    arn = read.optional("agentRuntimeArn", AGENT_RUNTIME_ARN, AGENT_RUNTIME_ARN_SHAPE)
+    model_id = read.optional("modelId", MODEL_ID, "a Bedrock model or inference-profile ID, or its ARN")
+    needed = BACKEND_REQUIRES.get(backend)
+    if needed and not {"agentRuntimeArn": arn, "modelId": model_id}[needed[0]]:
+        key, example = needed
+        raise ConfigError(
+            f"{PROJECT}:{key} is required when backend={backend}; set it with: pulumi config set {key} {example}"
+        )
+    return arn, model_id
+
+
+def _integration_timeout_ms(read: _Reader, timeout: int, transfer_mode: str, allow_long_buffered: bool) -> int:
+    if transfer_mode == "STREAM":
+        high, why = STREAM_TIMEOUT_MAX_MS, "the STREAM maximum"
+    elif allow_long_buffered:
+        high, why = BUFFERED_TIMEOUT_MAX_MS, "the BUFFERED maximum, with a raised quota"
+    else:
+        high = BUFFERED_TIMEOUT_QUOTA_MS
+        why = "the BUFFERED limit without a quota increase; see allowLongBufferedTimeout"
+    # 0 means "as long as the function may run": the API should not give up before the function does.
+    raw = read.raw("integrationTimeoutMs")
+    if raw in (None, "", "0"):
+        value = timeout * 1000
+        if value > high:
+            raise ConfigError(
+                f"{PROJECT}:integrationTimeoutMs defaults to timeout={timeout} s = {value} ms, above {high} "
+                f"({why}); set integrationTimeoutMs between 50 and {high}"
+            )
+        return value
+    return read.integer("integrationTimeoutMs", 50, high, why=why)
+
+
+def _certificate_arn(read: _Reader, domain_name: str | None, endpoint_type: str) -> str | None:
+    arn = read.optional("certificateArn", CERTIFICATE_ARN, "an ACM certificate ARN")
+    if (arn is None) != (domain_name is None):
+        raise ConfigError(
+            f"{PROJECT}:domainName={domain_name or ''!r} and certificateArn={arn or ''!r}: set both or neither"
+        )
+    if arn is not None and endpoint_type == "EDGE":
+        region = CERTIFICATE_ARN.match(arn).group(1)  # type: ignore[union-attr]
+        if region != "us-east-1":
+            raise ConfigError(
+                f"{PROJECT}:certificateArn={arn!r} is in {region}; an EDGE endpoint needs a us-east-1 certificate"
+            )
+    return arn
+
+
+class _Reader:
+    def __init__(self, values: Mapping[str, str | None]) -> None:
+        self._values = values
+
+    def raw(self, key: str) -> str | None:
+        value = self._values.get(key)
+        return None if value is None else str(value).strip()
+
+    def _fail(self, key: str, value: object, allowed: str) -> ConfigError:
+        return ConfigError(f"{PROJECT}:{key}={value!r} is not allowed: expected {allowed}")
+
+    def _present(self, key: str, allowed: str) -> str:
+        value = self.raw(key)
+        if not value:
+            raise self._fail(key, value or "", allowed)
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str:
+        value = self._present(key, "one of " + ", ".join(allowed))
+        if value not in allowed:
+            raise self._fail(key, value, "one of " + ", ".join(allowed))
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self._present(key, "true or false").lower()
+        if value not in ("true", "false"):
+            raise self._fail(key, self.raw(key), "true or false")
+        return value == "true"
+
+    def integer(self, key: str, low: int, high: int, why: str | None = None) -> int:
+        allowed = f"an integer from {low} to {high}" + (f" ({why})" if why else "")
+        value = self._present(key, allowed)
+        try:
+            number = int(value)
+        except ValueError:
+            raise self._fail(key, value, allowed) from None
+        if not low <= number <= high:
+            raise self._fail(key, value, allowed)
+        return number
+
+    def one_of_numbers(self, key: str, allowed: tuple[int, ...]) -> int:
+        text = "one of " + ", ".join(map(str, allowed))
+        value = self._present(key, text)
+        if not value.isdigit() or int(value) not in allowed:
+            raise self._fail(key, value, text)
+        return int(value)
+
+    def pattern(self, key: str, regex: re.Pattern[str], allowed: str) -> str:
+        value = self._present(key, allowed)
+        if not regex.match(value):
+            raise self._fail(key, value, allowed)
+        return value
+
+    def optional(self, key: str, regex: re.Pattern[str], allowed: str) -> str | None:
+        return self.pattern(key, regex, allowed) if self.raw(key) else None

@@ -1,0 +1,162 @@
+"""Settings validation: every bad value stops the program with one line naming key, value and what is allowed."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from infra.config import KEYS, ConfigError, parse_settings
+from infra.offline import run_program, stack_config
+from tests.infra.conftest import RUNTIME_ARN
+
+
+def values(stack: str = "dev", **overrides: object) -> dict[str, str]:
+    """Raw config as the CLI hands it over: Pulumi.yaml defaults, the stack file, then overrides."""
+    config = stack_config(stack, overrides)
+    return {key: config[f"streamgate:{key}"] for key in KEYS}
+
+
+def test_dev_stack_file_is_function_url_with_the_demo_backend_streaming_on_arm64():
+    settings = parse_settings(values("dev"), stack="dev")
+    assert settings.integration.name == "function_url"
+    assert settings.backend == "demo"
+    assert settings.response_transfer_mode == "STREAM"
+    assert settings.architecture == "arm64"
+    assert settings.platform == "linux/arm64"
+    assert settings.endpoint_type == "REGIONAL"
+    assert settings.force_delete_images is True
+
+
+def test_prod_stack_file_is_aws_proxy_to_agentcore_and_keeps_its_images():
+    settings = parse_settings(values("prod", agentRuntimeArn=RUNTIME_ARN), stack="prod")
+    assert settings.integration.name == "aws_proxy"
+    assert settings.backend == "agentcore"
+    assert settings.agent_runtime_arn == RUNTIME_ARN
+    assert settings.force_delete_images is False
+
+
+def test_integration_timeout_follows_the_function_timeout_unless_set():
+    assert parse_settings(values(timeout=120), stack="dev").integration_timeout_ms == 120_000
+    assert (
+        parse_settings(values(timeout=120, integrationTimeoutMs=60_000), stack="dev").integration_timeout_ms == 60_000
+    )
+
+
+def test_x86_64_builds_for_linux_amd64():
+    assert parse_settings(values(architecture="x86_64"), stack="dev").platform == "linux/amd64"
+
+
+def test_settings_are_immutable():
+    settings = parse_settings(values(), stack="dev")
+    with pytest.raises(AttributeError):
+        settings.timeout = 5  # type: ignore[misc]
+
+
+def test_prod_without_a_runtime_arn_fails_with_the_command_that_sets_it():
+    with pytest.raises(ConfigError) as failure:
+        parse_settings(values("prod"), stack="prod")
+    assert str(failure.value) == (
+        "streamgate:agentRuntimeArn is required when backend=agentcore; set it with: "
+        "pulumi config set agentRuntimeArn arn:<partition>:bedrock-agentcore:<region>:<account>:runtime/<id>"
+    )
+
+
+def test_bedrock_without_a_model_fails_with_the_command_that_sets_it():
+    with pytest.raises(ConfigError, match=r"^streamgate:modelId is required when backend=bedrock; set it with: "):
+        parse_settings(values(backend="bedrock"), stack="dev")
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "allowed"),
+    [
+        ("integration", "lambda", "one of function_url, aws_proxy"),
+        ("responseTransferMode", "stream", "one of STREAM, BUFFERED"),
+        ("backend", "openai", "one of agentcore, bedrock, demo"),
+        ("architecture", "amd64", "one of arm64, x86_64"),
+        ("memorySize", "64", "an integer from 128 to 10240"),
+        ("memorySize", "lots", "an integer from 128 to 10240"),
+        ("timeout", "0", "an integer from 1 to 900"),
+        ("timeout", "901", "an integer from 1 to 900"),
+        ("integrationTimeoutMs", "49", "an integer from 50 to 900000"),
+        ("integrationTimeoutMs", "900001", "an integer from 50 to 900000"),
+        ("stageName", "v 1", "1-128 letters, digits, '_' or '-'"),
+        ("endpointType", "PRIVATE", "one of REGIONAL, EDGE"),
+        ("throttleRateLimit", "0", "an integer from 1 to 10000"),
+        ("throttleBurstLimit", "-1", "an integer from 0 to 5000"),
+        ("apiKeyRequired", "yes", "true or false"),
+        ("corsAllowOrigins", "https://a.example, https://b.example", "'*' or one origin"),
+        ("logRetentionDays", "10", "one of 1, 3, 5, 7, 14, 30"),
+        ("tracing", "on", "true or false"),
+        ("heartbeatSeconds", "300", "an integer from 1 to 299 (below the 300 s idle timeout of REGIONAL"),
+        ("agentRuntimeArn", "arn:aws:bedrock:us-east-1:123456789012:agent/x", "arn:<partition>:bedrock-agentcore:"),
+        ("agentQualifier", "prod endpoint", "letters, digits, '_' and '-'"),
+        ("modelId", "not a model", "a Bedrock model or inference-profile ID"),
+        ("wafWebAclArn", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1", "a regional WAFv2 web ACL ARN"),
+        ("domainName", "API.example.com", "a lower-case DNS name"),
+        ("certificateArn", "arn:aws:iam::123456789012:server-certificate/x", "an ACM certificate ARN"),
+    ],
+)
+def test_a_bad_value_names_the_key_the_value_and_what_is_allowed(key, bad, allowed):
+    with pytest.raises(ConfigError) as failure:
+        parse_settings(values(**{key: bad}), stack="dev")
+    message = str(failure.value)
+    assert message.startswith(f"streamgate:{key}={bad!r} is not allowed: expected ")
+    assert allowed in message
+    assert "\n" not in message
+
+
+def test_buffered_mode_caps_the_timeout_at_29_seconds_without_the_quota_flag():
+    with pytest.raises(ConfigError) as failure:
+        parse_settings(values(responseTransferMode="BUFFERED", integrationTimeoutMs=30_000), stack="dev")
+    assert str(failure.value) == (
+        "streamgate:integrationTimeoutMs='30000' is not allowed: expected an integer from 50 to 29000 "
+        "(the BUFFERED limit without a quota increase; see allowLongBufferedTimeout)"
+    )
+
+
+def test_buffered_mode_names_the_defaulted_timeout_when_that_is_what_breaks_the_cap():
+    with pytest.raises(ConfigError, match=r"^streamgate:integrationTimeoutMs defaults to timeout=300 s = 300000 ms"):
+        parse_settings(values(responseTransferMode="BUFFERED"), stack="dev")
+
+
+def test_buffered_mode_allows_longer_timeouts_only_with_the_quota_flag_and_never_past_300_seconds():
+    settings = parse_settings(
+        values(responseTransferMode="BUFFERED", integrationTimeoutMs=120_000, allowLongBufferedTimeout=True),
+        stack="dev",
+    )
+    assert settings.integration_timeout_ms == 120_000
+    with pytest.raises(ConfigError, match="an integer from 50 to 300000"):
+        parse_settings(
+            values(responseTransferMode="BUFFERED", integrationTimeoutMs=300_001, allowLongBufferedTimeout=True),
+            stack="dev",
+        )
+
+
+def test_edge_is_allowed_with_a_warning_and_a_heartbeat_under_its_30_second_idle_timeout():
+    settings = parse_settings(values(endpointType="EDGE", heartbeatSeconds=20), stack="dev")
+    assert any("EDGE" in note and "30 s" in note for note in settings.warnings())
+    with pytest.raises(ConfigError, match=r"heartbeatSeconds='30' .* from 1 to 29 \(below the 30 s idle timeout"):
+        parse_settings(values(endpointType="EDGE", heartbeatSeconds=30), stack="dev")
+
+
+def test_a_custom_domain_needs_its_certificate_and_edge_needs_one_from_us_east_1():
+    with pytest.raises(ConfigError, match="set both or neither"):
+        parse_settings(values(domainName="api.example.com"), stack="dev")
+    cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000"
+    with pytest.raises(ConfigError, match="an EDGE endpoint needs a us-east-1 certificate"):
+        parse_settings(
+            values(domainName="api.example.com", certificateArn=cert, endpointType="EDGE", heartbeatSeconds=15),
+            stack="dev",
+        )
+    assert (
+        parse_settings(values(domainName="api.example.com", certificateArn=cert), stack="dev").certificate_arn == cert
+    )
+
+
+def test_a_config_error_is_a_pulumi_run_error_so_preview_prints_one_line_without_a_traceback():
+    assert issubclass(ConfigError, pulumi.RunError)
+
+
+def test_the_program_itself_refuses_a_bad_stack_config():
+    with pytest.raises(ConfigError, match=r"^streamgate:timeout='0' is not allowed"):
+        run_program("dev", {"timeout": 0})

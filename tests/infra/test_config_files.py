@@ -1,0 +1,64 @@
+"""Pulumi.yaml's typed schema and the stack files agree with each other and with what the program reads."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from infra.config import KEYS, parse_settings
+from infra.offline import ROOT, stack_config, stack_file
+
+# From Pulumi's project schema (sdk/go/common/workspace/project.json, $defs/configTypeDeclaration).
+CONFIG_TYPES = {"string": str, "integer": int, "boolean": bool}
+DECLARATION_FIELDS = {"type", "items", "description", "secret", "default"}
+
+PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+SCHEMA = PROJECT["config"]
+
+
+def test_project_name_and_runtime_are_unchanged():
+    assert PROJECT["name"] == "streamgate"
+    assert PROJECT["runtime"] == {"name": "python", "options": {"toolchain": "uv"}}
+
+
+def test_every_key_the_program_reads_is_declared_and_nothing_else_is():
+    assert set(SCHEMA) == set(KEYS)
+
+
+@pytest.mark.parametrize("key", sorted(SCHEMA))
+def test_each_declaration_is_typed_described_and_defaulted_with_a_value_of_its_type(key):
+    declaration = SCHEMA[key]
+    assert set(declaration) <= DECLARATION_FIELDS
+    assert declaration["type"] in CONFIG_TYPES
+    assert declaration["description"].strip()
+    # Without a default Pulumi demands the key in every stack file, even where it is unused.
+    assert "default" in declaration
+    assert type(declaration["default"]) is CONFIG_TYPES[declaration["type"]]
+
+
+def test_the_defaults_alone_are_a_valid_configuration():
+    defaults = {
+        key: str(spec["default"]).lower() if isinstance(spec["default"], bool) else str(spec["default"])
+        for key, spec in SCHEMA.items()
+    }
+    settings = parse_settings(defaults, stack="any")
+    assert settings.response_transfer_mode == "STREAM"
+    assert settings.architecture == "arm64"
+    assert settings.endpoint_type == "REGIONAL"
+    assert settings.integration_timeout_ms == settings.timeout * 1000
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_set_only_declared_project_keys_with_values_of_the_declared_type(stack):
+    for full_key, value in stack_file(stack).items():
+        namespace, key = full_key.split(":", 1)
+        if namespace != "streamgate":
+            assert namespace == "aws", f"{full_key} belongs to no provider this program uses"
+            continue
+        assert key in SCHEMA, f"{full_key} is not declared in Pulumi.yaml"
+        assert type(value) is CONFIG_TYPES[SCHEMA[key]["type"]], full_key
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_pin_a_region(stack):
+    assert stack_config(stack)["aws:region"]

@@ -1,0 +1,49 @@
+"""`make plan STACK=…` (python -m infra.plan): the offline resource graph, printed for review."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import plan
+
+
+def test_dev_plan_lists_the_function_url_graph_with_secrets_masked(capsys):
+    assert plan.main(["dev"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("streamgate plan, stack dev (offline")
+    assert "+ aws:lambda/functionUrl:FunctionUrl  handler-url\n      authorizationType: NONE\n" in out
+    assert "      type: HTTP_PROXY\n" in out
+    assert "      responseTransferMode: STREAM\n" in out
+    assert "      environment.variables.ORIGIN_VERIFY_SECRET: [secret]\n" in out
+    assert "requestParameters.integration.request.header.X-Origin-Verify: '[secret]'\n" in out
+    assert "offline-ecr-password" not in out
+    assert "\nOutputs:\n  apiUrl: https://" in out
+
+
+def test_prod_plan_fills_the_user_owned_runtime_arn_with_a_marked_placeholder(capsys):
+    assert plan.main(["prod"]) == 0
+    out = capsys.readouterr().out
+    assert f"placeholder agentRuntimeArn = {plan.PLACEHOLDERS['agentRuntimeArn']}" in out
+    assert "      type: AWS_PROXY\n" in out
+    assert "/response-streaming-invocations\n" in out
+    assert "aws:lambda/functionUrl:FunctionUrl" not in out
+
+
+def test_plan_takes_overrides_and_reports_a_bad_one_in_one_line(capsys):
+    assert plan.main(["dev", "integration=aws_proxy"]) == 0
+    assert "      type: AWS_PROXY\n" in capsys.readouterr().out
+    assert plan.main(["dev", "timeout=0"]) == 2
+    assert capsys.readouterr().err == (
+        "streamgate plan: streamgate:timeout='0' is not allowed: expected an integer from 1 to 900\n"
+    )
+
+
+@pytest.mark.parametrize("argv", [[], ["dev", "timeout"]])
+def test_plan_explains_its_usage(capsys, argv):
+    assert plan.main(argv) == 2
+    assert capsys.readouterr().err.startswith("usage: python -m infra.plan STACK")
+
+
+def test_plan_names_an_unknown_stack(capsys):
+    assert plan.main(["staging"]) == 2
+    assert capsys.readouterr().err == "streamgate plan: no stack file Pulumi.staging.yaml\n"

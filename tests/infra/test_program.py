@@ -1,0 +1,426 @@
+"""What `__main__.py` registers, for both stack files in both integration modes (mocked AWS, no cloud)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from infra.offline import ACCOUNT_ID, OfflineRun, is_secret
+from tests.infra.conftest import RUNTIME_ARN
+
+STACKS = ("dev", "prod")
+MODES = ("function_url", "aws_proxy")
+REGION = "us-east-1"
+
+FUNCTION = "aws:lambda/function:Function"
+INTEGRATION = "aws:apigateway/integration:Integration"
+PERMISSION = "aws:lambda/permission:Permission"
+FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
+IMAGE = "docker:index/image:Image"
+DIGEST_URI = re.compile(rf"^{ACCOUNT_ID}\.dkr\.ecr\.{REGION}\.amazonaws\.com/[a-z0-9-]+@sha256:[0-9a-f]{{64}}$")
+
+
+@pytest.fixture(params=[(stack, mode) for stack in STACKS for mode in MODES], ids=lambda p: f"{p[0]}-{p[1]}")
+def run(request, program) -> OfflineRun:
+    stack, mode = request.param
+    return program(stack, integration=mode)
+
+
+def mode_of(run: OfflineRun) -> str:
+    return run.outputs["integration"]
+
+
+def permissions(run: OfflineRun) -> dict[str, dict]:
+    return {p.name: p.plain for p in run.of_type(PERMISSION)}
+
+
+# --- the integration, both modes -------------------------------------------------------------------------
+
+
+def test_post_and_options_on_invoke_use_the_configured_integration_streaming_with_the_function_timeout(run):
+    timeout_ms = {"dev": 300_000, "prod": 900_000}[run.stack]
+    integrations = {i.inputs["httpMethod"]: i.plain for i in run.of_type(INTEGRATION)}
+    assert set(integrations) == {"POST", "OPTIONS"}
+    for integration in integrations.values():
+        assert integration["type"] == {"function_url": "HTTP_PROXY", "aws_proxy": "AWS_PROXY"}[mode_of(run)]
+        assert integration["responseTransferMode"] == "STREAM"
+        assert integration["timeoutMilliseconds"] == timeout_ms
+    assert run.one("aws:apigateway/resource:Resource").inputs["pathPart"] == "invoke"
+
+
+def test_aws_proxy_posts_to_the_lambda_streaming_invocation_path_of_this_function(program):
+    for stack in STACKS:
+        run = program(stack, integration="aws_proxy")
+        function_arn = run.outputs["functionArn"]
+        for integration in run.of_type(INTEGRATION):
+            assert integration.inputs["integrationHttpMethod"] == "POST"
+            assert integration.inputs["uri"] == (
+                f"arn:aws:apigateway:{REGION}:lambda:path/2021-11-15/functions/{function_arn}"
+                "/response-streaming-invocations"
+            )
+            assert "requestParameters" not in integration.inputs
+
+
+def test_function_url_mode_proxies_to_the_url_plus_invoke_and_adds_the_secret_header(program):
+    for stack in STACKS:
+        run = program(stack, integration="function_url")
+        url = run.outputs["functionUrl"]
+        secret = run.one(FUNCTION).plain["environment"]["variables"]["ORIGIN_VERIFY_SECRET"]
+        for integration in run.of_type(INTEGRATION):
+            assert integration.inputs["uri"] == url + "invoke"
+            assert integration.inputs["integrationHttpMethod"] == integration.inputs["httpMethod"]
+            assert is_secret(integration.inputs["requestParameters"])
+            assert integration.plain["requestParameters"] == {
+                "integration.request.header.X-Origin-Verify": f"'{secret}'"
+            }
+
+
+def test_buffered_transfer_mode_reaches_every_integration_with_its_timeout(program):
+    run = program("dev", responseTransferMode="BUFFERED", integrationTimeoutMs=29_000)
+    assert {i.inputs["responseTransferMode"] for i in run.of_type(INTEGRATION)} == {"BUFFERED"}
+    assert {i.inputs["timeoutMilliseconds"] for i in run.of_type(INTEGRATION)} == {29_000}
+    assert any("BUFFERED" in warning for warning in run.warnings)
+
+
+# --- the image and the function --------------------------------------------------------------------------
+
+
+def test_the_function_runs_the_pushed_image_by_digest(run):
+    image = run.one(IMAGE)
+    function = run.one(FUNCTION).inputs
+    assert function["packageType"] == "Image"
+    assert DIGEST_URI.match(function["imageUri"])
+    assert function["imageUri"] == image.state["repoDigest"] == run.outputs["imageUri"]
+    assert image.inputs["imageName"].startswith(run.outputs["ecrRepositoryUrl"] + ":")
+
+
+def test_the_image_is_built_from_handler_for_the_function_architecture_with_ecr_credentials(program):
+    for architecture, platform in (("arm64", "linux/arm64"), ("x86_64", "linux/amd64")):
+        run = program("dev", architecture=architecture)
+        image = run.one(IMAGE).plain
+        assert image["build"] == {
+            "context": "handler",
+            "dockerfile": "handler/Dockerfile",
+            "platform": platform,
+            "builderVersion": "BuilderBuildKit",
+        }
+        assert run.one(FUNCTION).inputs["architectures"] == [architecture]
+        assert image["registry"]["username"] == "AWS"
+        assert image["registry"]["password"] == "offline-ecr-password"
+        assert is_secret(run.one(IMAGE).inputs["registry"])
+        assert image["skipPush"] is False
+
+
+def test_the_image_comes_from_the_engine_api_builder_which_adds_no_attestations(run):
+    # docker:index/image:Image builds via the Engine API; buildx (which adds provenance by default) is not
+    # involved, and no build argument or extra option asks for attestations.
+    image = run.one(IMAGE).plain
+    assert set(image["build"]) == {"context", "dockerfile", "platform", "builderVersion"}
+    assert not run.of_type("docker-build:index:Image")
+
+
+def test_the_repository_scans_on_push_keeps_the_last_ten_images_and_is_force_deleted_only_in_dev(run):
+    repository = run.one("aws:ecr/repository:Repository").inputs
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository["forceDelete"] is (run.stack == "dev")
+    rule = json.loads(run.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])["rules"][0]
+    assert rule["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10}
+    assert rule["action"] == {"type": "expire"}
+
+
+def test_the_function_has_the_stack_memory_timeout_and_its_own_log_group(run):
+    expected = {"dev": (512, 300, 7), "prod": (1024, 900, 90)}[run.stack]
+    function = run.one(FUNCTION).inputs
+    log_group = run.one("aws:cloudwatch/logGroup:LogGroup", "handler-logs").inputs
+    assert (function["memorySize"], function["timeout"], log_group["retentionInDays"]) == expected
+    assert function["loggingConfig"]["logGroup"] == log_group["name"] == run.outputs["functionLogGroup"]
+    assert function["tracingConfig"] == {"mode": "Active" if run.stack == "prod" else "PassThrough"}
+
+
+def test_the_app_environment_matches_the_backend_and_streams_through_the_adapter(run):
+    env = run.one(FUNCTION).plain["environment"]["variables"]
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert env["CORS_ALLOW_ORIGIN"] == "*"
+    assert env["HEARTBEAT_SECONDS"] == "15"
+    if run.stack == "prod":
+        assert env["BACKEND"] == "agentcore"
+        assert env["AGENT_RUNTIME_ARN"] == RUNTIME_ARN
+    else:
+        assert env["BACKEND"] == "demo"
+        assert "AGENT_RUNTIME_ARN" not in env
+    assert "MODEL_ID" not in env
+
+
+def test_the_bedrock_backend_gets_its_model_id(program):
+    env = program("dev", backend="bedrock", modelId="anthropic.claude-3-haiku-20240307-v1:0")
+    assert env.one(FUNCTION).plain["environment"]["variables"]["MODEL_ID"] == "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+# --- function URL, origin secret and permissions --------------------------------------------------------
+
+
+def test_function_url_mode_has_a_public_streaming_url_guarded_by_a_secret_header(program):
+    for stack in STACKS:
+        run = program(stack, integration="function_url")
+        url = run.one(FUNCTION_URL).inputs
+        assert url["invokeMode"] == "RESPONSE_STREAM"
+        assert url["authorizationType"] == "NONE"
+        assert re.match(rf"^https://[a-z0-9]+\.lambda-url\.{REGION}\.on\.aws/$", run.outputs["functionUrl"])
+        password = run.one("random:index/randomPassword:RandomPassword").inputs
+        assert password["length"] >= 32
+        env = run.one(FUNCTION)
+        assert is_secret(env.inputs["environment"])
+        variables = env.plain["environment"]["variables"]
+        assert variables["ORIGIN_VERIFY_HEADER"] == "X-Origin-Verify"
+        assert (
+            variables["ORIGIN_VERIFY_SECRET"] == run.one("random:index/randomPassword:RandomPassword").state["result"]
+        )
+
+
+def test_function_url_mode_grants_both_permissions_a_public_url_needs_since_october_2025(program):
+    for stack in STACKS:
+        run = program(stack, integration="function_url")
+        function_name = run.outputs["functionName"]
+        assert permissions(run) == {
+            "handler-url-public": {
+                "function": function_name,
+                "action": "lambda:InvokeFunctionUrl",
+                "principal": "*",
+                "functionUrlAuthType": "NONE",
+            },
+            "handler-url-invoke": {
+                "function": function_name,
+                "action": "lambda:InvokeFunction",
+                "principal": "*",
+                "invokedViaFunctionUrl": True,
+            },
+        }
+
+
+def test_aws_proxy_mode_has_no_function_url_no_secret_and_lets_only_this_api_invoke(program):
+    for stack in STACKS:
+        run = program(stack, integration="aws_proxy")
+        assert not run.of_type(FUNCTION_URL)
+        assert not run.of_type("random:index/randomPassword:RandomPassword")
+        assert "functionUrl" not in run.outputs
+        env = run.one(FUNCTION).plain["environment"]["variables"]
+        assert "ORIGIN_VERIFY_SECRET" not in env
+        execution_arn = run.one("aws:apigateway/restApi:RestApi").state["executionArn"]
+        assert permissions(run) == {
+            "api-invoke": {
+                "function": run.outputs["functionName"],
+                "action": "lambda:InvokeFunction",
+                "principal": "apigateway.amazonaws.com",
+                "sourceArn": f"{execution_arn}/*/*/invoke",
+            }
+        }
+
+
+# --- IAM -------------------------------------------------------------------------------------------------
+
+
+def backend_statements(run: OfflineRun) -> list[dict]:
+    policies = run.of_type("aws:iam/rolePolicy:RolePolicy")
+    return [s for p in policies for s in json.loads(p.inputs["policy"])["Statement"]]
+
+
+def test_the_role_is_for_lambda_with_basic_execution_and_xray_only_when_tracing(run):
+    trust = json.loads(run.one("aws:iam/role:Role").inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    attached = {a.inputs["policyArn"] for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    xray = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+    assert attached == ({basic, xray} if run.stack == "prod" else {basic})
+
+
+def test_agentcore_may_invoke_only_the_configured_runtime_and_its_endpoints(program):
+    run = program("prod", integration="aws_proxy")
+    assert backend_statements(run) == [
+        {
+            "Effect": "Allow",
+            "Action": "bedrock-agentcore:InvokeAgentRuntime",
+            "Resource": [RUNTIME_ARN, f"{RUNTIME_ARN}/runtime-endpoint/*"],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "resources"),
+    [
+        (
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            [f"arn:aws:bedrock:{REGION}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"],
+        ),
+        (
+            "us.anthropic.claude-sonnet-4-20250514-v1:0",
+            [
+                f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0",
+                "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0",
+            ],
+        ),
+        (
+            f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/eu.amazon.nova-pro-v1:0",
+            [
+                f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/eu.amazon.nova-pro-v1:0",
+                "arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0",
+            ],
+        ),
+    ],
+    ids=["foundation-model", "inference-profile-id", "inference-profile-arn"],
+)
+def test_bedrock_may_stream_only_from_the_configured_model_and_what_its_profile_routes_to(program, model_id, resources):
+    run = program("dev", backend="bedrock", modelId=model_id)
+    assert backend_statements(run) == [
+        {"Effect": "Allow", "Action": "bedrock:InvokeModelWithResponseStream", "Resource": resources}
+    ]
+
+
+def test_the_demo_backend_gets_no_ai_permissions_and_nothing_is_ever_granted_on_star(run):
+    statements = backend_statements(run)
+    if run.stack == "dev":
+        assert statements == []
+    for statement in statements:
+        assert statement["Resource"] != "*"
+        assert "*" not in statement["Resource"]
+        assert "*" not in statement["Action"]
+
+
+# --- stage, deployment, outputs --------------------------------------------------------------------------
+
+
+def test_the_stage_throttles_collects_metrics_and_never_caches(run):
+    settings = run.one("aws:apigateway/methodSettings:MethodSettings").inputs
+    rate, burst = {"dev": (10, 20), "prod": (50, 100)}[run.stack]
+    assert settings["methodPath"] == "*/*"
+    assert settings["settings"] == {
+        "metricsEnabled": True,
+        "throttlingRateLimit": rate,
+        "throttlingBurstLimit": burst,
+        "cachingEnabled": False,
+    }
+    stage = run.one("aws:apigateway/stage:Stage").inputs
+    assert stage["stageName"] == settings["stageName"] == "v1"
+    assert stage["xrayTracingEnabled"] is (run.stack == "prod")
+
+
+def test_the_api_is_regional_by_default(run):
+    assert run.one("aws:apigateway/restApi:RestApi").inputs["endpointConfiguration"] == {"types": "REGIONAL"}
+
+
+def test_gateway_errors_carry_the_cors_origin_so_browsers_can_read_them(run):
+    responses = {r.inputs["responseType"]: r.inputs for r in run.of_type("aws:apigateway/response:Response")}
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        assert response["responseParameters"] == {"gatewayresponse.header.Access-Control-Allow-Origin": "'*'"}
+
+
+def redeployment(run: OfflineRun) -> str:
+    return run.one("aws:apigateway/deployment:Deployment").plain["triggers"]["redeployment"]
+
+
+def test_the_deployment_trigger_changes_with_anything_that_shapes_the_api(program):
+    baseline = redeployment(program("dev"))
+    assert re.match(r"^[0-9a-f]{64}$", baseline)
+    assert redeployment(program("dev")) == baseline
+    assert redeployment(program("dev", integration="aws_proxy")) != baseline
+    assert redeployment(program("dev", responseTransferMode="BUFFERED", integrationTimeoutMs=29_000)) != baseline
+    assert redeployment(program("dev", integrationTimeoutMs=120_000)) != baseline
+    assert redeployment(program("dev", apiKeyRequired=True)) != baseline
+    assert redeployment(program("dev", corsAllowOrigins="https://app.example.com")) != baseline
+
+
+def test_outputs_name_every_endpoint_and_a_ready_curl(run):
+    stage = run.one("aws:apigateway/stage:Stage").state
+    outputs = run.outputs
+    assert outputs["apiUrl"] == stage["invokeUrl"] + "/invoke"
+    assert outputs["integration"] == mode_of(run)
+    assert outputs["functionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{outputs['functionName']}"
+    assert DIGEST_URI.match(outputs["imageUri"])
+    assert ("functionUrl" in outputs) is (mode_of(run) == "function_url")
+    assert outputs["curl"].startswith(f"curl -N -X POST {outputs['apiUrl']} -H 'Content-Type: application/json'")
+    assert outputs["curl"].endswith("""-d '{"prompt":"Tell me a story"}'""")
+    assert not run.secret_outputs
+
+
+# --- optional extras -------------------------------------------------------------------------------------
+
+
+def test_api_keys_guard_post_but_not_the_preflight_and_come_with_a_usage_plan(program):
+    run = program("prod", integration="aws_proxy")  # prod requires keys
+    methods = {m.inputs["httpMethod"]: m.inputs for m in run.of_type("aws:apigateway/method:Method")}
+    assert methods["POST"]["apiKeyRequired"] is True
+    assert methods["OPTIONS"]["apiKeyRequired"] is False
+    run.one("aws:apigateway/apiKey:ApiKey")
+    plan = run.one("aws:apigateway/usagePlan:UsagePlan").inputs
+    api_id = run.one("aws:apigateway/stage:Stage").inputs["restApi"]
+    assert plan["apiStages"] == [{"apiId": api_id, "stage": "v1"}]
+    assert plan["throttleSettings"] == {"rateLimit": 50, "burstLimit": 100}
+    link = run.one("aws:apigateway/usagePlanKey:UsagePlanKey").inputs
+    assert link["keyType"] == "API_KEY"
+    assert link["keyId"] == run.outputs["apiKeyId"]
+    assert f"--api-key {run.outputs['apiKeyId']} --include-value" in run.outputs["curl"]
+
+
+def test_without_api_keys_there_is_no_key_or_usage_plan(program):
+    run = program("dev")
+    assert not run.of_type("aws:apigateway/apiKey:ApiKey")
+    assert not run.of_type("aws:apigateway/usagePlan:UsagePlan")
+    assert {m.inputs["apiKeyRequired"] for m in run.of_type("aws:apigateway/method:Method")} == {False}
+
+
+def test_access_logs_go_to_their_own_log_group_with_the_stack_retention(program):
+    run = program("dev", accessLogs=True)
+    group = run.one("aws:cloudwatch/logGroup:LogGroup", "api-access-logs")
+    assert group.inputs["retentionInDays"] == 7
+    settings = run.one("aws:apigateway/stage:Stage").inputs["accessLogSettings"]
+    assert settings["destinationArn"] == group.state["arn"]
+    assert json.loads(settings["format"])["requestId"] == "$context.requestId"
+    assert run.outputs["accessLogGroup"] == group.inputs["name"]
+    assert "accessLogSettings" not in program("dev").one("aws:apigateway/stage:Stage").inputs
+
+
+def test_a_waf_web_acl_is_associated_with_the_stage(program):
+    acl = f"arn:aws:wafv2:{REGION}:{ACCOUNT_ID}:regional/webacl/streamgate/0f0e0d0c-1111-4222-8333-444455556666"
+    run = program("dev", wafWebAclArn=acl)
+    association = run.one("aws:wafv2/webAclAssociation:WebAclAssociation").inputs
+    assert association == {"resourceArn": run.one("aws:apigateway/stage:Stage").state["arn"], "webAclArn": acl}
+    assert not program("dev").of_type("aws:wafv2/webAclAssociation:WebAclAssociation")
+
+
+@pytest.mark.parametrize("endpoint_type", ["REGIONAL", "EDGE"])
+def test_a_custom_domain_maps_the_stage_at_its_root_with_the_right_certificate_slot(program, endpoint_type):
+    cert = f"arn:aws:acm:us-east-1:{ACCOUNT_ID}:certificate/0f0e0d0c-0000-4000-8000-000000000000"
+    run = program("dev", domainName="api.example.com", certificateArn=cert, endpointType=endpoint_type)
+    domain = run.one("aws:apigateway/domainName:DomainName")
+    slot = "regionalCertificateArn" if endpoint_type == "REGIONAL" else "certificateArn"
+    assert domain.inputs[slot] == cert
+    assert domain.inputs["endpointConfiguration"] == {"types": endpoint_type}
+    assert domain.inputs["securityPolicy"] == "TLS_1_2"
+    mapping = run.one("aws:apigateway/basePathMapping:BasePathMapping").inputs
+    assert mapping["domainName"] == "api.example.com"
+    assert mapping["stageName"] == "v1"
+    assert "basePath" not in mapping
+    target = "regionalDomainName" if endpoint_type == "REGIONAL" else "cloudfrontDomainName"
+    assert run.outputs["customDomainTarget"] == domain.state[target]
+
+
+def test_an_edge_api_is_registered_as_edge_and_warns_about_its_idle_timeout(program):
+    run = program("dev", endpointType="EDGE")
+    assert run.one("aws:apigateway/restApi:RestApi").inputs["endpointConfiguration"] == {"types": "EDGE"}
+    assert any("EDGE" in warning and "30 s" in warning for warning in run.warnings)
+
+
+def test_every_cloud_resource_belongs_to_one_of_three_components(run):
+    components = {(r.type, r.name) for r in run.resources if r.type.startswith("streamgate:")}
+    assert components == {
+        ("streamgate:index:HandlerImage", "handler"),
+        ("streamgate:index:StreamingFunction", "handler"),
+        ("streamgate:index:StreamingApi", "api"),
+    }
+    owners = {r.type: r.parent_type for r in run.resources}
+    assert owners[INTEGRATION] == owners["aws:apigateway/deployment:Deployment"] == "streamgate:index:StreamingApi"
+    assert owners[FUNCTION] == "streamgate:index:StreamingFunction"
+    assert owners[IMAGE] == owners["aws:ecr/repository:Repository"] == "streamgate:index:HandlerImage"
+    assert all(r.parent_type for r in run.resources if not r.type.startswith("streamgate:"))
