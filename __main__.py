@@ -17,7 +17,7 @@ function = StreamingFunction("handler", settings, image_uri=image.digest_uri, ac
 api = StreamingApi("api", settings, function=function, account=account)
 
 pulumi.export("integration", settings.integration.name)
-pulumi.export("apiUrl", api.invoke_url)
+pulumi.export("apiInvokeUrl", api.invoke_url)
 pulumi.export("functionName", function.function.name)
 pulumi.export("functionArn", function.function.arn)
 pulumi.export("imageUri", image.digest_uri)

@@ -17,7 +17,7 @@ def test_dev_plan_lists_the_function_url_graph_with_secrets_masked(capsys):
     assert "      environment.variables.ORIGIN_VERIFY_SECRET: [secret]\n" in out
     assert "requestParameters.integration.request.header.X-Origin-Verify: '[secret]'\n" in out
     assert "offline-ecr-password" not in out
-    assert "\nOutputs:\n  apiUrl: https://" in out
+    assert "\nOutputs:\n  apiInvokeUrl: https://" in out
 
 
 def test_prod_plan_fills_the_user_owned_runtime_arn_with_a_marked_placeholder(capsys):

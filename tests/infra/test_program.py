@@ -334,12 +334,12 @@ def test_the_deployment_trigger_changes_with_anything_that_shapes_the_api(progra
 def test_outputs_name_every_endpoint_and_a_ready_curl(run):
     stage = run.one("aws:apigateway/stage:Stage").state
     outputs = run.outputs
-    assert outputs["apiUrl"] == stage["invokeUrl"] + "/invoke"
+    assert outputs["apiInvokeUrl"] == stage["invokeUrl"] + "/invoke"
     assert outputs["integration"] == mode_of(run)
     assert outputs["functionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{outputs['functionName']}"
     assert DIGEST_URI.match(outputs["imageUri"])
     assert ("functionUrl" in outputs) is (mode_of(run) == "function_url")
-    assert outputs["curl"].startswith(f"curl -N -X POST {outputs['apiUrl']} -H 'Content-Type: application/json'")
+    assert outputs["curl"].startswith(f"curl -N -X POST {outputs['apiInvokeUrl']} -H 'Content-Type: application/json'")
     assert outputs["curl"].endswith("""-d '{"prompt":"Tell me a story"}'""")
     assert not run.secret_outputs
 
