@@ -37,8 +37,8 @@ lint: .venv/.synced ## ruff check and format check
 requirements: | $(UV) ## regenerate handler/requirements.txt (the image's pinned deps) from uv.lock
 	$(UV) export --frozen --only-group handler --no-emit-project --output-file handler/requirements.txt >/dev/null
 
-bench: .venv/.synced ## streaming benchmark (not yet built: issue "Streaming handler")
-	@echo "make bench: not implemented yet" >&2; exit 2
+bench: .venv/.synced ## relay lag, throughput, memory, cold start and concurrency, printed against the targets
+	$(RUN) python -m bench
 
 plan: .venv/.synced ## print the resources the program would register for STACK, offline (mocked AWS)
 	$(RUN) python -m infra.plan $(STACK)

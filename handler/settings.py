@@ -50,6 +50,8 @@ class Settings:
             raise ConfigError("AGENT_RUNTIME_ARN is required when BACKEND=agentcore")
         if backend == "bedrock" and not settings.model_id:
             raise ConfigError("MODEL_ID is required when BACKEND=bedrock")
+        if backend != "demo" and not (reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION")):
+            raise ConfigError(f"AWS_REGION is not set (Lambda sets it; export it to run BACKEND={backend} locally)")
         return settings
 
 

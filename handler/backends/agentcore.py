@@ -17,7 +17,7 @@ class AgentCoreBackend:
     def __init__(self, runtime_arn: str, qualifier: str | None = None, client: Any = None) -> None:
         self._runtime_arn = runtime_arn
         self._qualifier = qualifier
-        self._client = client or aws.make_client("bedrock-agentcore")
+        self._client = aws.Client("bedrock-agentcore", ready=client)
 
     async def open(self, prompt: str, session_id: str) -> Upstream:
         request: dict[str, Any] = {
@@ -29,19 +29,18 @@ class AgentCoreBackend:
         }
         if self._qualifier:
             request["qualifier"] = self._qualifier
-        response = await aws.call(self._client.invoke_agent_runtime, **request)
-        raw = response["response"]._raw_stream
-        close = aws.closer(raw)
+        response = await self._client.call("invoke_agent_runtime", **request)
+        body = aws.raw_body(response["response"]._raw_stream, sse.MEDIA_TYPE)
         if response.get("contentType", "").startswith(sse.MEDIA_TYPE):
-            return Upstream(sse.MEDIA_TYPE, aws.relay_raw(raw), close)
+            return body
         # A non-streaming agent answers once; it still reaches the client as one SSE event so the
         # client reads a single format whichever way the agent answers.
-        return Upstream(sse.MEDIA_TYPE, _as_one_event(raw), close)
+        return Upstream(sse.MEDIA_TYPE, _as_one_event(body.chunks), body.close)
 
 
-async def _as_one_event(raw: Any) -> AsyncIterator[bytes]:
+async def _as_one_event(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     body = bytearray()
-    async for chunk in aws.relay_raw(raw):
+    async for chunk in chunks:
         body += chunk
     try:
         document = json.loads(body)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import Any
 
 import anyio
-from botocore.exceptions import EventStreamError
 
 from handler import sse
 from handler.backends import aws
@@ -20,16 +20,16 @@ class BedrockBackend:
 
     def __init__(self, model_id: str, client: Any = None) -> None:
         self._model_id = model_id
-        self._client = client or aws.make_client("bedrock-runtime")
+        self._client = aws.Client("bedrock-runtime", ready=client)
 
     async def open(self, prompt: str, session_id: str) -> Upstream:
-        response = await aws.call(
-            self._client.converse_stream,
+        response = await self._client.call(
+            "converse_stream",
             modelId=self._model_id,
             messages=[{"role": "user", "content": [{"text": prompt}]}],
         )
         stream = response["stream"]
-        return Upstream(sse.MEDIA_TYPE, _translate(iter(stream)), aws.closer(stream._raw_stream))
+        return Upstream(sse.MEDIA_TYPE, _translate(iter(stream)), partial(aws.close_raw, stream._raw_stream))
 
 
 async def _translate(events: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:
@@ -47,6 +47,8 @@ async def _translate(events: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:
 
 
 async def _next_event(events: Iterator[dict[str, Any]]) -> Any:
+    from botocore.exceptions import EventStreamError  # loaded by now: the stream came from botocore
+
     try:
         return await anyio.to_thread.run_sync(next, events, _END, abandon_on_cancel=True)
     except EventStreamError as error:

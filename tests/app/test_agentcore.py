@@ -143,3 +143,14 @@ def test_python_m_handler_reaches_agentcore_through_the_endpoint_variable(fake):
     assert response.status_code == 200
     assert response.content == sse_event({"text": "from the fake"})
     assert fake.last.request.params["agentRuntimeArn"] == ARN
+
+
+def test_a_client_that_cannot_be_made_answers_502_with_the_reason(serve, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with serve(AgentCoreBackend(ARN)) as base:
+        response = httpx.post(base + "/invoke", json={"prompt": "q"})
+    assert response.status_code == 502
+    assert response.json()["error"] == "UpstreamUnavailable"
+    assert "region" in response.json()["message"].lower()

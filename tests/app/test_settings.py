@@ -23,6 +23,7 @@ def test_every_setting_is_read_from_its_variable():
             "BACKEND": "agentcore",
             "AGENT_RUNTIME_ARN": "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-abc",
             "AGENT_QUALIFIER": "prod",
+            "AWS_REGION": "us-east-1",
             "MAX_BODY_BYTES": "2048",
             "CORS_ALLOW_ORIGIN": "https://app.example",
             "HEARTBEAT_SECONDS": "5",
@@ -44,6 +45,10 @@ def test_every_setting_is_read_from_its_variable():
         ({"BACKEND": "openai"}, "BACKEND='openai' is not one of agentcore, bedrock, demo"),
         ({"BACKEND": "agentcore"}, "AGENT_RUNTIME_ARN is required when BACKEND=agentcore"),
         ({"BACKEND": "bedrock"}, "MODEL_ID is required when BACKEND=bedrock"),
+        (
+            {"BACKEND": "bedrock", "MODEL_ID": "m"},
+            "AWS_REGION is not set (Lambda sets it; export it to run BACKEND=bedrock locally)",
+        ),
         ({"HEARTBEAT_SECONDS": "soon"}, "HEARTBEAT_SECONDS='soon' is not a number (allowed 0.01..600)"),
         ({"HEARTBEAT_SECONDS": "0"}, "HEARTBEAT_SECONDS='0' is out of range (allowed 0.01..600)"),
         ({"MAX_BODY_BYTES": "1.5"}, "MAX_BODY_BYTES='1.5' is not a whole number (allowed 1..10485760)"),

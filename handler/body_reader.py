@@ -1,0 +1,80 @@
+"""A blocking byte stream read on its own thread, handed to the event loop as it arrives.
+
+One thread per answer reads as fast as the network delivers; the event loop takes everything that
+has arrived since it last looked in one piece. A slow answer therefore goes out chunk by chunk with
+no added delay, and a fast one in larger pieces with far fewer wake-ups. At most `limit` bytes wait
+between the two, which bounds memory whatever the upstream's speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable
+
+READ_SIZE = 64 * 1024
+
+
+class BodyReader:
+    def __init__(self, read1: Callable[[int], bytes], limit: int = 1024 * 1024) -> None:
+        self._read1 = read1
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self._buffered = 0
+        self._finished = False
+        self._closed = False
+        self._error: BaseException | None = None
+        self._room = threading.Condition()
+        self._arrived = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Everything read so far, joined, each time more arrives; raises what the read raised."""
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read_all, name="body-reader", daemon=True).start()
+        while True:
+            await self._arrived.wait()
+            with self._room:
+                self._arrived.clear()
+                parts, self._parts, self._buffered = self._parts, [], 0
+                finished, error = self._finished, self._error
+                self._room.notify()
+            if parts:
+                yield parts[0] if len(parts) == 1 else b"".join(parts)
+            if error is not None:
+                raise error
+            if finished:
+                return
+
+    def close(self) -> None:
+        """Stop reading; a read blocked in the network is the caller's to interrupt."""
+        with self._room:
+            self._closed = True
+            self._room.notify()
+
+    def _read_all(self) -> None:
+        try:
+            while chunk := self._read1(READ_SIZE):
+                with self._room:
+                    while self._buffered >= self._limit and not self._closed:
+                        self._room.wait()
+                    if self._closed:
+                        return
+                    wake = not self._parts
+                    self._parts.append(chunk)
+                    self._buffered += len(chunk)
+                if wake:
+                    self._wake()
+        except BaseException as error:  # handed to the event loop, which decides what it means
+            with self._room:
+                self._error = error
+        finally:
+            with self._room:
+                self._finished = True
+            self._wake()
+
+    def _wake(self) -> None:
+        # A closed loop raises RuntimeError: nobody is listening any more.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._arrived.set)  # type: ignore[union-attr]
