@@ -6,7 +6,9 @@ import json
 import time
 
 import httpx
+import pytest
 
+from handler.relay import _EventCounter
 from handler.upstream import UpstreamError
 from tests.app.scripted import Fail, Pause, ScriptedBackend, Send
 from tests.loopback import timed_chunks
@@ -110,3 +112,16 @@ def test_one_log_line_per_request_with_figures_and_never_the_prompt(serve, acces
     assert ok["duration_ms"] >= 50
     assert (rejected["status"], rejected["outcome"], rejected["error"]) == (400, "rejected", "InvalidJson")
     assert "my secret prompt" not in access_log.getvalue()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"data: a\n\ndata: b\n\n", b"data: a\r\n\r\ndata: b\r\n\r\n", b": keep-alive\n\nevent: x\ndata: {}\n\n"],
+)
+def test_the_logged_event_count_is_right_however_the_stream_is_cut(body):
+    for cut in range(1, len(body)):
+        for second_cut in range(cut, len(body)):
+            counter = _EventCounter()
+            for part in (body[:cut], body[cut:second_cut], body[second_cut:]):
+                counted = counter.feed(part)
+            assert counted == 2, (cut, second_cut)

@@ -1,0 +1,125 @@
+"""BodyReader: a blocking stream read on its own thread, handed over as it arrives, with bounded memory."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+
+import pytest
+
+from handler.body_reader import BodyReader
+
+
+class Pipe:
+    """A blocking read1 fed by the test, like a socket the upstream writes to."""
+
+    def __init__(self) -> None:
+        self._pieces: queue.Queue[bytes | Exception] = queue.Queue()
+        self.reads = 0
+
+    def feed(self, piece: bytes | Exception) -> None:
+        self._pieces.put(piece)
+
+    def read1(self, size: int) -> bytes:
+        piece = self._pieces.get()
+        self.reads += 1
+        if isinstance(piece, Exception):
+            raise piece
+        return piece
+
+
+async def collect(reader: BodyReader) -> list[bytes]:
+    return [chunk async for chunk in reader.chunks()]
+
+
+def test_each_piece_is_handed_over_as_soon_as_it_is_read():
+    pipe = Pipe()
+
+    async def scenario() -> list[float]:
+        handed: list[float] = []
+        chunks = BodyReader(pipe.read1).chunks()
+        for expected in (b"one", b"two", b"three"):
+            fed_at = time.perf_counter()
+            pipe.feed(expected)
+            assert await anext(chunks) == expected
+            handed.append(time.perf_counter() - fed_at)
+            await asyncio.sleep(0.02)
+        pipe.feed(b"")
+        with pytest.raises(StopAsyncIteration):
+            await anext(chunks)
+        return handed
+
+    delays = asyncio.run(scenario())
+    assert max(delays) < 0.02
+
+
+def test_what_arrived_while_the_loop_was_busy_comes_as_one_piece_in_order():
+    pipe = Pipe()
+    for piece in (b"a", b"b", b"c", b""):
+        pipe.feed(piece)
+
+    async def scenario() -> list[bytes]:
+        reader = BodyReader(pipe.read1)
+        chunks = reader.chunks()
+        first = await anext(chunks)
+        time.sleep(0.05)  # noqa: ASYNC251 -- the loop is busy on purpose; the reader thread keeps reading
+        return [first] + [chunk async for chunk in chunks]
+
+    pieces = asyncio.run(scenario())
+    assert b"".join(pieces) == b"abc"
+    assert len(pieces) <= 2
+
+
+def test_reading_pauses_when_the_limit_is_waiting_unread():
+    pipe = Pipe()
+    for _ in range(50):
+        pipe.feed(b"x" * 100)
+
+    async def scenario() -> int:
+        chunks = BodyReader(pipe.read1, limit=300).chunks()
+        await anext(chunks)
+        await asyncio.sleep(0.1)  # nobody takes more: the reader must stop at the limit
+        return pipe.reads
+
+    reads = asyncio.run(scenario())
+    assert reads <= 1 + 3 + 1, f"read {reads} pieces while nobody consumed them"
+
+
+def test_a_failed_read_is_raised_after_what_came_before():
+    pipe = Pipe()
+    pipe.feed(b"before")
+    failure = ConnectionResetError("gone")
+
+    received = []
+
+    async def scenario() -> None:
+        async for chunk in BodyReader(pipe.read1).chunks():
+            received.append(chunk)
+            pipe.feed(failure)
+
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(scenario())
+    assert received == [b"before"]
+
+
+def test_close_ends_a_reader_waiting_for_room_without_reading_more():
+    pipe = Pipe()
+    for _ in range(10):
+        pipe.feed(b"x" * 100)
+    before = set(threading.enumerate())
+
+    async def scenario() -> None:
+        reader = BodyReader(pipe.read1, limit=100)
+        chunks = reader.chunks()
+        await anext(chunks)
+        await asyncio.sleep(0.05)
+        reader.close()
+
+    asyncio.run(scenario())
+    (thread,) = [t for t in set(threading.enumerate()) - before if t.name == "body-reader"] or [None]
+    if thread is not None:
+        thread.join(2)
+        assert not thread.is_alive()
+    assert pipe.reads <= 3
