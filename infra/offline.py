@@ -7,6 +7,7 @@ values flowing between resources have realistic shapes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import runpy
@@ -238,6 +239,17 @@ class _Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime uses the thread's current event loop; an `asyncio.run()` earlier in the same
+    process (another test, say) leaves none behind, or a closed one."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(stack: str, overrides: Mapping[str, Any] | None = None) -> OfflineRun:
     """Run __main__.py for `stack` under fresh mocks and config; raises what the program raises."""
     config = stack_config(stack, overrides)
@@ -248,6 +260,7 @@ def run_program(stack: str, overrides: Mapping[str, Any] | None = None) -> Offli
     logger.handlers[:] = [warnings]
     logger.propagate = False
 
+    _ensure_event_loop()
     # Pulumi keeps its runtime in process globals: start each run from a clean slate so one config's
     # resources, outputs or root stack never leak into the next.
     runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
