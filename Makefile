@@ -11,7 +11,7 @@ RUN := $(UV) run --frozen
 # The tests call uv too (e.g. to check handler/requirements.txt against the lock).
 export UV
 
-.PHONY: help test local lint bench plan preview up requirements
+.PHONY: help test local lint bench plan preview up requirements docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ lint: .venv/.synced ## ruff check and format check
 
 requirements: | $(UV) ## regenerate handler/requirements.txt (the image's pinned deps) from uv.lock
 	$(UV) export --frozen --only-group handler --no-emit-project --output-file handler/requirements.txt >/dev/null
+
+docs: .venv/.synced ## regenerate README.md's configuration reference from Pulumi.yaml
+	$(RUN) python -m infra.config_reference --write README.md
 
 bench: .venv/.synced ## relay lag, throughput, memory, cold start and concurrency, printed against the targets
 	$(RUN) python -m bench

@@ -50,11 +50,17 @@ class AccessLog:
             "bytes": record["bytes"],
             "events": state.get("events", 0),
             "duration_ms": _ms_since(started),
-            "outcome": state.get("outcome") or ("ok" if status and status < 400 else "rejected"),
+            "outcome": state.get("outcome") or _outcome_of(status),
         }
         if "error" in state:
             line["error"] = state["error"]
         print(json.dumps(line, separators=(",", ":")), file=self.stream or sys.stdout, flush=True)
+
+
+def _outcome_of(status: int | None) -> str:
+    if status is None or status >= 500:
+        return "error"
+    return "ok" if status < 400 else "rejected"
 
 
 def _ms_since(started: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TextIO
 
 from starlette.applications import Starlette
@@ -15,11 +16,10 @@ from starlette.types import ASGIApp
 from handler import contract
 from handler.access_log import AccessLog
 from handler.backends import Backend, make_backend
-from handler.errors import ApiError, from_upstream
+from handler.errors import ApiError
 from handler.origin_guard import OriginGuard
 from handler.relay import RelayResponse
 from handler.settings import Settings
-from handler.upstream import UpstreamError
 
 
 def create_app(settings: Settings, backend: Backend | None = None, log_stream: TextIO | None = None) -> ASGIApp:
@@ -34,12 +34,9 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         body = await contract.read_body(request, settings.max_body_bytes)
         invocation = contract.parse_invoke(body)
         request.state.session_id = invocation.session_id
-        try:
-            upstream = await backend.open(invocation.prompt, invocation.session_id)
-        except UpstreamError as failure:
-            raise from_upstream(failure.code, failure.message) from failure
         headers = {**cors, "x-session-id": invocation.session_id}
-        return RelayResponse(upstream, headers, settings.heartbeat_seconds)  # type: ignore[return-value]
+        opener = partial(backend.open, invocation.prompt, invocation.session_id)
+        return RelayResponse(opener, headers, settings.heartbeat_seconds, error_headers=cors)  # type: ignore[return-value]
 
     async def preflight(request: Request) -> Response:
         return Response(

@@ -33,19 +33,23 @@ class BodyReader:
         """Everything read so far, joined, each time more arrives; raises what the read raised."""
         self._loop = asyncio.get_running_loop()
         threading.Thread(target=self._read_all, name="body-reader", daemon=True).start()
-        while True:
-            await self._arrived.wait()
-            with self._room:
-                self._arrived.clear()
-                parts, self._parts, self._buffered = self._parts, [], 0
-                finished, error = self._finished, self._error
-                self._room.notify()
-            if parts:
-                yield parts[0] if len(parts) == 1 else b"".join(parts)
-            if error is not None:
-                raise error
-            if finished:
-                return
+        try:
+            while True:
+                await self._arrived.wait()
+                with self._room:
+                    self._arrived.clear()
+                    parts, self._parts, self._buffered = self._parts, [], 0
+                    finished, error = self._finished, self._error
+                    self._room.notify()
+                if parts:
+                    yield parts[0] if len(parts) == 1 else b"".join(parts)
+                if error is not None:
+                    raise error
+                if finished:
+                    return
+        finally:
+            # Whoever stops iterating, the thread must not wait for room forever.
+            self.close()
 
     def close(self) -> None:
         """Stop reading; a read blocked in the network is the caller's to interrupt."""

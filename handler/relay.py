@@ -1,13 +1,15 @@
-"""The streaming response: forward upstream bytes the moment they arrive, and nothing else waits.
+"""The streaming response: open the upstream, then forward its bytes the moment they arrive.
 
 Three things run side by side for one response: a pump reading the upstream, the writer forwarding
 what the pump hands over (or a keep-alive comment when the upstream is quiet), and a watcher for the
-client going away. Whichever ends the stream cancels the others, and the upstream is always closed.
+client going away — from the moment the upstream is asked, so a closed tab stops it even before its
+first byte. Whichever ends the stream cancels the others, and the upstream is always closed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -15,32 +17,61 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from starlette.types import Receive, Scope, Send
 
 from handler import sse
+from handler.errors import ApiError, from_upstream
 from handler.upstream import Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
 
 
 class RelayResponse:
-    def __init__(self, upstream: Upstream, headers: dict[str, str], heartbeat_seconds: float) -> None:
-        self.upstream = upstream
+    """`open_upstream` failing becomes a JSON error before any byte is sent; after that, an SSE error event."""
+
+    def __init__(
+        self,
+        open_upstream: Callable[[], Awaitable[Upstream]],
+        headers: dict[str, str],
+        heartbeat_seconds: float,
+        error_headers: dict[str, str],
+    ) -> None:
+        self.open_upstream = open_upstream
+        self.headers = headers
         self.heartbeat_seconds = heartbeat_seconds
-        self.headers = {**headers, "content-type": upstream.media_type, "cache-control": "no-cache"}
+        self.error_headers = error_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: dict[str, Any] = scope.setdefault("state", {})
-        state.update(outcome="ok", events=0)
+        state["events"] = 0
+        upstream: Upstream | None = None
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_disconnect, receive, group.cancel_scope, state)
-                chunks_in, chunks_out = anyio.create_memory_object_stream[bytes](0)
-                group.start_soon(self._pump, chunks_in, state)
-                await self._write(chunks_out, send, state)
+                try:
+                    upstream = await self._open()
+                except ApiError as refusal:
+                    state["error"] = refusal.code
+                    await refusal.response(headers=self.error_headers)(scope, receive, send)
+                else:
+                    state["outcome"] = "ok"
+                    chunks_in, chunks_out = anyio.create_memory_object_stream[bytes](0)
+                    group.start_soon(self._pump, upstream, chunks_in, state)
+                    await self._write(upstream.media_type, chunks_out, send, state)
+                state["complete"] = True
                 group.cancel_scope.cancel()
-        except OSError:
+        except* OSError:
             state["outcome"] = "client_gone"
         finally:
-            with anyio.CancelScope(shield=True):
-                await self.upstream.close()
+            if upstream is not None:
+                with anyio.CancelScope(shield=True):
+                    await upstream.close()
+
+    async def _open(self) -> Upstream:
+        try:
+            return await self.open_upstream()
+        except UpstreamError as failure:
+            raise from_upstream(failure.code, failure.message) from failure
+        except Exception as error:
+            log.exception("the upstream could not be opened")
+            raise ApiError(502, "InternalError", "the upstream could not be started") from error
 
     async def _watch_disconnect(self, receive: Receive, scope: anyio.CancelScope, state: dict) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -50,22 +81,31 @@ class RelayResponse:
             state["outcome"] = "client_gone"
             scope.cancel()
 
-    async def _pump(self, chunks: ObjectSendStream[bytes], state: dict) -> None:
+    async def _pump(self, upstream: Upstream, chunks: ObjectSendStream[bytes], state: dict) -> None:
         async with chunks:
             try:
-                async for chunk in self.upstream.chunks:
+                async for chunk in upstream.chunks:
                     if chunk:
                         await chunks.send(chunk)
             except UpstreamError as failure:
-                state["outcome"] = "upstream_error"
-                state["upstream_error"] = failure.code
-                log.warning("upstream failed mid-stream: %s", failure.code)
-                await chunks.send(sse.event({"error": failure.code, "message": failure.message}, "error"))
+                await self._fail(chunks, state, failure.code, failure.message)
+            except Exception:
+                log.exception("the upstream failed mid-stream")
+                await self._fail(chunks, state, "InternalError", "the stream failed")
 
-    async def _write(self, chunks: ObjectReceiveStream[bytes], send: Send, state: dict) -> None:
-        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+    @staticmethod
+    async def _fail(chunks: ObjectSendStream[bytes], state: dict, code: str, message: str) -> None:
+        """What was sent stays sent; the client learns why the answer stops here."""
+        state["outcome"] = "upstream_error"
+        state["error"] = code
+        log.warning("upstream failed mid-stream: %s", code)
+        await chunks.send(sse.event({"error": code, "message": message}, "error"))
+
+    async def _write(self, media_type: str, chunks: ObjectReceiveStream[bytes], send: Send, state: dict) -> None:
+        headers = {**self.headers, "content-type": media_type, "cache-control": "no-cache"}
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
-        counter = _EventCounter()
+        position = SsePosition()
         async with chunks:
             while True:
                 with anyio.move_on_after(self.heartbeat_seconds) as quiet:
@@ -74,23 +114,25 @@ class RelayResponse:
                     except anyio.EndOfStream:
                         break
                 if quiet.cancelled_caught:
-                    chunk = sse.KEEP_ALIVE
+                    chunk = position.keep_alive()
                 else:
-                    state["events"] = counter.feed(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    state["events"] = position.feed(chunk)
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
         state["complete"] = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-class _EventCounter:
-    """Counts SSE event terminators (a blank line: LF LF or CRLF CRLF) across chunk boundaries.
+class SsePosition:
+    """Where the relayed byte stream stands: events completed so far (for the access log), and which
+    keep-alive comment fits in now without landing inside another line.
 
-    On a fast stream this runs over every byte relayed, so it hops from newline to newline with
+    On a fast stream `feed` runs over every byte relayed, so it hops from newline to newline with
     `bytes.find` (memchr) rather than scanning for a two-byte pattern.
     """
 
     def __init__(self) -> None:
-        self.count = 0
+        self.events = 0
         self._tail = b""
 
     def feed(self, chunk: bytes) -> int:
@@ -98,7 +140,17 @@ class _EventCounter:
         newline = data.find(b"\n", len(self._tail))
         while newline != -1:
             if data[newline - 1 : newline] == b"\n" or data[newline - 3 : newline] == b"\r\n\r":
-                self.count += 1
+                self.events += 1
             newline = data.find(b"\n", newline + 1)
         self._tail = data[-3:]
-        return self.count
+        return self.events
+
+    def keep_alive(self) -> bytes:
+        """A comment line: a whole one between events, a line of its own inside an event (SSE ignores
+        comment lines there too), nothing mid-line — the upstream paused inside a line and a comment
+        there would corrupt it."""
+        if not self._tail or self._tail.endswith(b"\n\n") or self._tail.endswith(b"\n\r\n"):
+            return sse.KEEP_ALIVE
+        if self._tail.endswith(b"\n"):
+            return sse.KEEP_ALIVE_LINE
+        return b""

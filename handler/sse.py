@@ -7,6 +7,8 @@ from typing import Any
 
 MEDIA_TYPE = "text/event-stream"
 KEEP_ALIVE = b": keep-alive\n\n"
+# Inside an event (after a complete line) a comment must not end it with a blank line.
+KEEP_ALIVE_LINE = b": keep-alive\n"
 
 
 def event(data: Any, name: str | None = None) -> bytes:

@@ -29,8 +29,11 @@ class AgentCoreBackend:
         }
         if self._qualifier:
             request["qualifier"] = self._qualifier
-        response = await self._client.call("invoke_agent_runtime", **request)
-        body = aws.raw_body(response["response"]._raw_stream, sse.MEDIA_TYPE)
+        response = await self._client.call(
+            "invoke_agent_runtime", discard=lambda unread: unread["response"].close(), **request
+        )
+        raw = response["response"]._raw_stream
+        body = aws.threaded_body(raw.read1, raw, sse.MEDIA_TYPE)
         if response.get("contentType", "").startswith(sse.MEDIA_TYPE):
             return body
         # A non-streaming agent answers once; it still reaches the client as one SSE event so the

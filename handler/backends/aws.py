@@ -1,5 +1,5 @@
-"""What both AWS backends share: a botocore client made off the start-up path, error mapping, and a
-relay of the raw HTTP body that forwards bytes as they arrive and can be cut off from another thread.
+"""What both AWS backends share: a botocore client made off the start-up path, calls that never block
+the event loop, error mapping, and a relay of a blocking body that can be cut off from another thread.
 
 boto3 is imported here only inside functions: importing it is most of a cold start, so the client is
 made on a background thread while the server starts and answers its readiness check.
@@ -11,14 +11,17 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
-import anyio
-
 from handler.body_reader import BodyReader
 from handler.upstream import Upstream, UpstreamError
+
+# Each call waiting for an answer's first byte holds a thread; anyio's default pool of 40 would make
+# the 41st concurrent stream wait for someone else's agent.
+MAX_CONCURRENT_CALLS = 256
+_CALLS = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="aws-call")
 
 
 class Client:
@@ -31,19 +34,26 @@ class Client:
         else:
             threading.Thread(target=self._make, args=(service,), name=f"{service}-client", daemon=True).start()
 
-    async def call(self, operation: str, /, **kwargs: Any) -> Any:
-        """Run a blocking botocore call off the event loop, mapping its failures to `UpstreamError`."""
+    async def call(self, operation: str, /, *, discard: Callable[[Any], object], **kwargs: Any) -> Any:
+        """Run a blocking botocore call off the event loop, mapping its failures to `UpstreamError`.
+
+        If the caller is cancelled (the client left) while the call is under way, `discard` gets its
+        result when it comes, so an answer nobody will read is closed rather than left open.
+        """
         try:
             client = await asyncio.wrap_future(self._made)
         except Exception as error:
             raise UpstreamError("UpstreamUnavailable", f"no AWS client: {error}") from error
         from botocore.exceptions import BotoCoreError, ClientError
 
+        pending = _CALLS.submit(partial(getattr(client, operation), **kwargs))
         try:
-            return await anyio.to_thread.run_sync(partial(getattr(client, operation), **kwargs), abandon_on_cancel=True)
+            return await asyncio.wrap_future(pending)
+        except asyncio.CancelledError:
+            pending.add_done_callback(partial(_discard_result, discard))
+            raise
         except ClientError as error:
-            details = error.response.get("Error", {})
-            raise UpstreamError(details.get("Code", ""), details.get("Message", str(error))) from error
+            raise upstream_error(error) from error
         except BotoCoreError as error:
             raise UpstreamError("UpstreamUnavailable", str(error)) from error
 
@@ -58,6 +68,8 @@ class Client:
                 read_timeout=900,
                 retries={"mode": "standard", "total_max_attempts": 3},
                 tcp_keepalive=True,
+                # One pooled connection per concurrent answer (botocore's default of 10 queues the 11th).
+                max_pool_connections=MAX_CONCURRENT_CALLS,
                 user_agent_extra="streamgate",
             )
             self._made.set_result(boto3.client(service, config=config))
@@ -65,25 +77,39 @@ class Client:
             self._made.set_exception(error)
 
 
-def raw_body(raw: Any, media_type: str) -> Upstream:
-    """The body of a urllib3 response, forwarded as the network delivers it.
+def _discard_result(discard: Callable[[Any], object], done: concurrent.futures.Future) -> None:
+    if not done.cancelled() and done.exception() is None:
+        with contextlib.suppress(Exception):
+            discard(done.result())
 
-    `read1` returns whatever has arrived; botocore's `iter_chunks`/`iter_lines` would wait until
-    their chunk size fills, which buffers a slow answer whole.
-    """
-    reader = BodyReader(raw.read1)
+
+def upstream_error(error: Any) -> UpstreamError:
+    """A botocore `ClientError` (an `EventStreamError` too) as the upstream's code and message."""
+    details = error.response.get("Error", {})
+    return UpstreamError(details.get("Code") or "UpstreamError", details.get("Message") or str(error))
+
+
+def threaded_body(read1: Callable[[int], bytes], raw: Any, media_type: str) -> Upstream:
+    """An answer read by `read1` on its own thread from the urllib3 response `raw`, forwarded as it
+    arrives. For a plain body `read1` is `raw.read1`: it returns whatever has arrived, where botocore's
+    `iter_chunks`/`iter_lines` would wait for their chunk size to fill and so buffer a slow answer."""
+    reader = BodyReader(read1)
 
     async def close() -> None:
         reader.close()
         await close_raw(raw)
 
-    return Upstream(media_type, _interrupted_as_upstream_error(reader.chunks()), close)
+    return Upstream(media_type, _with_upstream_errors(reader.chunks()), close)
 
 
-async def _interrupted_as_upstream_error(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _with_upstream_errors(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    from botocore.exceptions import ClientError
+
     try:
         async for chunk in chunks:
             yield chunk
+    except ClientError as error:  # e.g. an exception event in a model's event stream
+        raise upstream_error(error) from error
     except Exception as error:  # urllib3's ProtocolError, a reset socket, a read cut off by close()
         raise UpstreamError("UpstreamInterrupted", f"the upstream stream broke: {error}") from error
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from functools import partial
+from collections.abc import Iterable, Iterator
 from typing import Any
-
-import anyio
 
 from handler import sse
 from handler.backends import aws
-from handler.upstream import Upstream, UpstreamError
-
-_END = object()
+from handler.upstream import Upstream
 
 
 class BedrockBackend:
@@ -27,14 +22,19 @@ class BedrockBackend:
             "converse_stream",
             modelId=self._model_id,
             messages=[{"role": "user", "content": [{"text": prompt}]}],
+            discard=lambda unread: unread["stream"].close(),
         )
         stream = response["stream"]
-        return Upstream(sse.MEDIA_TYPE, _translate(iter(stream)), partial(aws.close_raw, stream._raw_stream))
+        events = as_sse(stream)
+        # botocore's EventStream hands over each event as its frame arrives; iterating it blocks, so
+        # it runs on the body reader's thread like any other upstream body.
+        return aws.threaded_body(lambda _size: next(events, b""), stream._raw_stream, sse.MEDIA_TYPE)
 
 
-async def _translate(events: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+def as_sse(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """ConverseStream events as the client's SSE events."""
     summary: dict[str, Any] = {"type": "done"}
-    while (event := await _next_event(events)) is not _END:
+    for event in events:
         if "contentBlockDelta" in event:
             text = event["contentBlockDelta"].get("delta", {}).get("text")
             if text:
@@ -44,15 +44,3 @@ async def _translate(events: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:
         elif "metadata" in event:
             summary["usage"] = event["metadata"].get("usage")
     yield sse.event(summary, "done")
-
-
-async def _next_event(events: Iterator[dict[str, Any]]) -> Any:
-    from botocore.exceptions import EventStreamError  # loaded by now: the stream came from botocore
-
-    try:
-        return await anyio.to_thread.run_sync(next, events, _END, abandon_on_cancel=True)
-    except EventStreamError as error:
-        details = error.response.get("Error", {})
-        raise UpstreamError(details.get("Code", "ModelStreamError"), details.get("Message", "")) from error
-    except Exception as error:
-        raise UpstreamError("UpstreamInterrupted", f"the model stream broke: {error}") from error

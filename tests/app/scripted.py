@@ -28,18 +28,31 @@ class Fail:
 
 
 @dataclass
-class ScriptedBackend:
-    """Plays `script` for every request; `refuse` makes `open` fail before the stream starts."""
+class Crash:
+    """A bug rather than an upstream failure: an exception the relay does not expect."""
 
-    script: list[Send | Pause | Fail]
-    refuse: UpstreamError | None = None
+
+@dataclass
+class ScriptedBackend:
+    """Plays `script` for every request; `refuse` makes `open` fail before the stream starts, after
+    `open_delay` seconds (an upstream slow to answer its first byte)."""
+
+    script: list[Send | Pause | Fail | Crash]
+    refuse: Exception | None = None
+    open_delay: float = 0.0
     name: str = "scripted"
+    open_cancelled: list[float] = field(default_factory=list)
     opened: list[tuple[str, str]] = field(default_factory=list)
     sent_at: list[float] = field(default_factory=list)
     closed_at: list[float] = field(default_factory=list)
 
     async def open(self, prompt: str, session_id: str) -> Upstream:
         self.opened.append((prompt, session_id))
+        try:
+            await anyio.sleep(self.open_delay)
+        except anyio.get_cancelled_exc_class():
+            self.open_cancelled.append(time.perf_counter())
+            raise
         if self.refuse:
             raise self.refuse
         return Upstream("text/event-stream", self._play(), self._close)
@@ -50,6 +63,8 @@ class ScriptedBackend:
                 await anyio.sleep(step.seconds)
             elif isinstance(step, Fail):
                 raise UpstreamError(step.code, step.message)
+            elif isinstance(step, Crash):
+                raise RuntimeError("a bug in the backend")
             else:
                 self.sent_at.append(time.perf_counter())
                 yield step.data

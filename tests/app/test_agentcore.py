@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import time
 
@@ -154,3 +155,12 @@ def test_a_client_that_cannot_be_made_answers_502_with_the_reason(serve, monkeyp
     assert response.status_code == 502
     assert response.json()["error"] == "UpstreamUnavailable"
     assert "region" in response.json()["message"].lower()
+
+
+def test_an_answer_that_comes_after_the_client_left_is_closed_at_once(fake, app):
+    slow_to_start = dataclasses.replace(sse([sse_event({"n": 1}), Pause(20), sse_event({"n": 2})]), delay=0.4)
+    fake.respond_with(slow_to_start)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(app + "/invoke", json={"prompt": "q"}, timeout=httpx.Timeout(5, read=0.1))
+    assert fake.last.disconnected.wait(5), "nobody closed the answer the client no longer wanted"
+    assert fake.last.disconnected_at - fake.last.headers_sent_at < 0.5

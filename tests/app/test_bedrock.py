@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -118,3 +119,25 @@ def test_python_m_handler_reaches_bedrock_through_the_endpoint_variable(fake):
         events = events_of(httpx.post(base + "/invoke", json={"prompt": "q"}).content)
     assert events[0] == (None, {"type": "text", "text": "from the fake"})
     assert events[-1][0] == "done"
+
+
+def test_fifty_concurrent_streams_all_start_before_any_finishes(fake):
+    """No pool (of worker threads, of connections) makes a stream wait for another's model to finish."""
+    fake.respond_with(converse(["a", Pause(0.6), "b"]))
+
+    async def one(client: httpx.AsyncClient) -> tuple[float, float]:
+        async with client.stream("POST", app + "/invoke", json={"prompt": "q"}) as response:
+            chunks = response.aiter_raw()
+            await anext(chunks)
+            first = time.perf_counter()
+            async for _ in chunks:
+                pass
+            return first, time.perf_counter()
+
+    async def crowd() -> list[tuple[float, float]]:
+        async with httpx.AsyncClient(timeout=20, limits=httpx.Limits(max_connections=60)) as client:
+            return await asyncio.gather(*(one(client) for _ in range(50)))
+
+    with serve_process({**fake.env, "BACKEND": "bedrock", "MODEL_ID": MODEL}) as (app, _):
+        timings = asyncio.run(crowd())
+    assert max(first for first, _ in timings) < min(finished for _, finished in timings)

@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 
-from handler.relay import _EventCounter
+from handler.relay import SsePosition
 from handler.upstream import UpstreamError
-from tests.app.scripted import Fail, Pause, ScriptedBackend, Send
+from tests.app.scripted import Crash, Fail, Pause, ScriptedBackend, Send
 from tests.loopback import timed_chunks
 
 PROMPT = {"prompt": "go"}
@@ -121,7 +121,60 @@ def test_one_log_line_per_request_with_figures_and_never_the_prompt(serve, acces
 def test_the_logged_event_count_is_right_however_the_stream_is_cut(body):
     for cut in range(1, len(body)):
         for second_cut in range(cut, len(body)):
-            counter = _EventCounter()
+            counter = SsePosition()
             for part in (body[:cut], body[cut:second_cut], body[second_cut:]):
                 counted = counter.feed(part)
             assert counted == 2, (cut, second_cut)
+
+
+def test_a_pause_inside_a_line_gets_no_keep_alive_so_the_event_arrives_intact(serve):
+    backend = ScriptedBackend([Send(b'data: {"t":"par'), Pause(0.3), Send(b'tial"}\n\n')])
+    with serve(backend, heartbeat_seconds=0.1) as base:
+        body = httpx.post(base + "/invoke", json=PROMPT).content
+    assert body == b'data: {"t":"partial"}\n\n'
+
+
+def test_a_pause_after_a_line_inside_an_event_gets_a_comment_line_that_keeps_the_event_whole(serve):
+    backend = ScriptedBackend([Send(b"event: answer\n"), Pause(0.25), Send(b"data: 42\n\n")])
+    with serve(backend, heartbeat_seconds=0.1) as base:
+        body = httpx.post(base + "/invoke", json=PROMPT).content
+    assert body.startswith(b"event: answer\n: keep-alive\n")
+    assert body.endswith(b": keep-alive\ndata: 42\n\n")
+    assert b"\n\n" not in body[:-2], "no blank line splits the event"
+
+
+def test_an_unexpected_failure_mid_stream_still_ends_the_response_cleanly_with_an_error_event(serve, access_log):
+    backend = ScriptedBackend([Send(b"data: one\n\n"), Crash()])
+    with serve(backend) as base:
+        response = httpx.post(base + "/invoke", json=PROMPT)
+    assert response.status_code == 200
+    assert response.content.startswith(b"data: one\n\nevent: error\ndata: ")
+    assert json.loads(response.content.split(b"data: ")[-1]) == {
+        "error": "InternalError",
+        "message": "the stream failed",
+    }
+    assert access_log.records()[-1]["outcome"] == "upstream_error"
+
+
+def test_an_unexpected_failure_before_the_stream_is_a_json_502_with_cors(serve, access_log):
+    backend = ScriptedBackend([], refuse=KeyError("response"))
+    with serve(backend) as base:
+        response = httpx.post(base + "/invoke", json=PROMPT)
+    assert response.status_code == 502
+    assert response.json() == {"error": "InternalError", "message": "the upstream could not be started"}
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert access_log.records()[-1]["outcome"] == "error"
+
+
+def test_a_client_that_leaves_before_the_first_byte_cancels_the_pending_upstream_call(serve, access_log):
+    backend = ScriptedBackend([Send(b"data: late\n\n")], open_delay=30)
+    with serve(backend) as base:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(base + "/invoke", json=PROMPT, timeout=httpx.Timeout(5, read=0.2))
+        left_at = time.perf_counter()
+        deadline = time.monotonic() + 5
+        while not backend.open_cancelled and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert backend.open_cancelled, "the upstream call went on for a client that had left"
+    assert backend.open_cancelled[0] - left_at < 0.25
+    assert access_log.records()[-1]["outcome"] == "client_gone"
