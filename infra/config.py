@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import pulumi
 
+from handler.settings import BACKENDS as APP_BACKENDS
 from infra.modes import MODES, IntegrationMode
 
 PROJECT = "streamgate"
 
 TRANSFER_MODES = ("STREAM", "BUFFERED")
-BACKENDS = ("agentcore", "bedrock", "demo")
+# The app decides which backends exist; the stack can only choose among them.
+BACKENDS = APP_BACKENDS
 ARCHITECTURES = ("arm64", "x86_64")
 # PRIVATE needs a VPC endpoint and a resource policy this program does not manage.
 ENDPOINT_TYPES = ("REGIONAL", "EDGE")
@@ -198,6 +200,12 @@ def _backend_target(read: _Reader, backend: str) -> tuple[str | None, str | None
     """The agent runtime ARN and model ID; the one the backend needs must be set."""
     arn = read.optional("agentRuntimeArn", AGENT_RUNTIME_ARN, AGENT_RUNTIME_ARN_SHAPE)
     model_id = read.optional("modelId", MODEL_ID, "a Bedrock model or inference-profile ID, or its ARN")
+    if model_id and ":application-inference-profile/" in model_id:
+        # Its policy must also name the model behind it, which the ARN does not reveal.
+        raise ConfigError(
+            f"{PROJECT}:modelId={model_id!r}: application inference profiles are not supported; "
+            "use the model ID or a system inference-profile ID (e.g. us.<model id>)"
+        )
     needed = BACKEND_REQUIRES.get(backend)
     if needed and not {"agentRuntimeArn": arn, "modelId": model_id}[needed[0]]:
         key, example = needed

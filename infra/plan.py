@@ -72,9 +72,15 @@ def _scalar(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
+USAGE = "usage: python -m infra.plan STACK [key=value ...]  (offline: prints what the program would register)"
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
     if not argv or any("=" not in arg for arg in argv[1:]):
-        print("usage: python -m infra.plan STACK [key=value ...]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     stack, overrides = argv[0], dict(arg.split("=", 1) for arg in argv[1:])
     try:

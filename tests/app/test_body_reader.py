@@ -19,6 +19,9 @@ class Pipe:
         self._pieces: queue.Queue[bytes | Exception] = queue.Queue()
         self.reads = 0
 
+    def unread(self) -> int:
+        return self._pieces.qsize()
+
     def feed(self, piece: bytes | Exception) -> None:
         self._pieces.put(piece)
 
@@ -120,8 +123,8 @@ def test_close_ends_a_reader_waiting_for_room_without_reading_more():
         reader.close()
 
     asyncio.run(scenario())
-    (thread,) = [t for t in set(threading.enumerate()) - before if t.name == "body-reader"] or [None]
-    if thread is not None:
+    for thread in set(threading.enumerate()) - before:
         thread.join(2)
-        assert not thread.is_alive()
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "body-reader"], "the reader lives on"
     assert pipe.reads <= 3
+    assert pipe.unread() >= 7, "pieces were read after close"

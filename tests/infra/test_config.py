@@ -66,6 +66,19 @@ def test_bedrock_without_a_model_fails_with_the_command_that_sets_it():
         parse_settings(values(backend="bedrock"), stack="dev")
 
 
+def test_an_application_inference_profile_is_refused_because_its_model_cannot_be_granted():
+    arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5"
+    with pytest.raises(ConfigError, match=r"^streamgate:modelId='arn:.*': application inference profiles are not"):
+        parse_settings(values(backend="bedrock", modelId=arn), stack="dev")
+
+
+def test_the_stack_offers_exactly_the_backends_the_app_has():
+    from handler.settings import BACKENDS as APP_BACKENDS
+    from infra.config import BACKENDS
+
+    assert BACKENDS == APP_BACKENDS == ("agentcore", "bedrock", "demo")
+
+
 @pytest.mark.parametrize(
     ("key", "bad", "allowed"),
     [

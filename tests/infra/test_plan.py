@@ -44,6 +44,12 @@ def test_plan_explains_its_usage(capsys, argv):
     assert capsys.readouterr().err.startswith("usage: python -m infra.plan STACK")
 
 
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_plan_help_prints_the_usage_and_succeeds(capsys, flag):
+    assert plan.main([flag]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m infra.plan STACK")
+
+
 def test_plan_names_an_unknown_stack(capsys):
     assert plan.main(["staging"]) == 2
     assert capsys.readouterr().err == "streamgate plan: no stack file Pulumi.staging.yaml\n"
