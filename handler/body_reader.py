@@ -13,7 +13,7 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
 
-READ_SIZE = 64 * 1024
+READ_SIZE = 256 * 1024
 
 
 class BodyReader:

@@ -136,13 +136,16 @@ class SsePosition:
         self._tail = b""
 
     def feed(self, chunk: bytes) -> int:
-        data = self._tail + chunk
-        newline = data.find(b"\n", len(self._tail))
+        # Terminators that straddle the previous chunk are found in a few joined bytes; the chunk
+        # itself is searched in place (copying it would cost as much as the search).
+        head = self._tail + chunk[:3]
+        for newline in range(len(self._tail), len(head)):
+            self.events += head[newline] == 10 and _ends_event(head, newline)
+        newline = chunk.find(b"\n", 3)
         while newline != -1:
-            if data[newline - 1 : newline] == b"\n" or data[newline - 3 : newline] == b"\r\n\r":
-                self.events += 1
-            newline = data.find(b"\n", newline + 1)
-        self._tail = data[-3:]
+            self.events += _ends_event(chunk, newline)
+            newline = chunk.find(b"\n", newline + 1)
+        self._tail = (self._tail + chunk)[-3:] if len(chunk) < 3 else chunk[-3:]
         return self.events
 
     def keep_alive(self) -> bytes:
@@ -154,3 +157,8 @@ class SsePosition:
         if self._tail.endswith(b"\n"):
             return sse.KEEP_ALIVE_LINE
         return b""
+
+
+def _ends_event(data: bytes, newline: int) -> bool:
+    """Whether the LF at `newline` completes a blank line (LF LF, or CR LF CR LF)."""
+    return data[newline - 1 : newline] == b"\n" or data[max(0, newline - 3) : newline] == b"\r\n\r"
