@@ -9,12 +9,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import uvicorn
 from starlette.types import ASGIApp
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,3 +89,11 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 20) -> None
 def timed_chunks(response: httpx.Response) -> list[tuple[float, bytes]]:
     """Each raw chunk of a streamed body with its arrival time (perf_counter)."""
     return [(time.perf_counter(), chunk) for chunk in response.iter_raw()]
+
+
+def eventually(condition: Callable[[], T], timeout: float = 5) -> T:
+    """The first truthy value of `condition()` within `timeout` seconds (other threads fill it in)."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return value

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -11,16 +10,14 @@ import pytest
 from handler.app import create_app
 from handler.backends import Backend
 from handler.settings import Settings
-from tests.loopback import serve_in_thread
+from tests.loopback import eventually, serve_in_thread
 
 
 class AccessLogLines(io.StringIO):
     def records(self, at_least: int = 1) -> list[dict]:
         """The log lines so far; the server writes each one just after the response, so allow a moment."""
-        deadline = time.monotonic() + 2
-        while len(lines := self.getvalue().splitlines()) < at_least and time.monotonic() < deadline:
-            time.sleep(0.005)
-        return [json.loads(line) for line in lines]
+        eventually(lambda: len(self.getvalue().splitlines()) >= at_least, timeout=2)
+        return [json.loads(line) for line in self.getvalue().splitlines()]
 
 
 @pytest.fixture
