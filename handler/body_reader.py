@@ -17,14 +17,22 @@ READ_SIZE = 256 * 1024
 
 
 class BodyReader:
-    def __init__(self, read1: Callable[[int], bytes], limit: int = 1024 * 1024) -> None:
+    def __init__(
+        self,
+        read1: Callable[[int], bytes],
+        more_waiting: Callable[[], bool] = lambda: False,
+        limit: int = 1024 * 1024,
+    ) -> None:
         self._read1 = read1
+        self._more_waiting = more_waiting
         self._limit = limit
         self._parts: list[bytes] = []
         self._buffered = 0
         self._finished = False
         self._closed = False
         self._error: BaseException | None = None
+        self._deferred: Exception | None = None
+        self._at_end = False
         self._room = threading.Condition()
         self._arrived = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -59,15 +67,15 @@ class BodyReader:
 
     def _read_all(self) -> None:
         try:
-            while chunk := self._read1(READ_SIZE):
+            while batch := self._read_batch():
                 with self._room:
                     while self._buffered >= self._limit and not self._closed:
                         self._room.wait()
                     if self._closed:
                         return
                     wake = not self._parts
-                    self._parts.append(chunk)
-                    self._buffered += len(chunk)
+                    self._parts += batch
+                    self._buffered += sum(map(len, batch))
                 if wake:
                     self._wake()
         except BaseException as error:  # handed to the event loop, which decides what it means
@@ -77,6 +85,30 @@ class BodyReader:
             with self._room:
                 self._finished = True
             self._wake()
+
+    def _read_batch(self) -> list[bytes]:
+        """One read, plus what is already waiting behind it, up to the limit.
+
+        Each hand-over costs the event loop a wake-up and a pass through the relay, so a fast upstream
+        goes over in large pieces; a slow one has nothing waiting and goes over piece by piece at once.
+        """
+        if self._deferred is not None:
+            raise self._deferred
+        if self._at_end:
+            return []
+        batch = [self._read1(READ_SIZE)]
+        size = len(batch[0])
+        try:
+            while size and size < self._limit and self._more_waiting():
+                chunk = self._read1(READ_SIZE)
+                if not chunk:
+                    self._at_end = True
+                    break
+                batch.append(chunk)
+                size += len(chunk)
+        except Exception as error:  # what was read before it still goes over first
+            self._deferred = error
+        return batch if size else []
 
     def _wake(self) -> None:
         # A closed loop raises RuntimeError: nobody is listening any more.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import select
 import threading
 from collections.abc import AsyncIterator, Callable
 from functools import partial
@@ -93,13 +94,33 @@ def threaded_body(read1: Callable[[int], bytes], raw: Any, media_type: str) -> U
     """An answer read by `read1` on its own thread from the urllib3 response `raw`, forwarded as it
     arrives. For a plain body `read1` is `raw.read1`: it returns whatever has arrived, where botocore's
     `iter_chunks`/`iter_lines` would wait for their chunk size to fill and so buffer a slow answer."""
-    reader = BodyReader(read1)
+    reader = BodyReader(read1, more_waiting=_readable(raw))
 
     async def close() -> None:
         reader.close()
         await close_raw(raw)
 
     return Upstream(media_type, _with_upstream_errors(reader.chunks()), close)
+
+
+def _readable(raw: Any) -> Callable[[], bool]:
+    """Whether the response's socket has bytes waiting already (a read now would not block)."""
+    sock = socket_of(raw)
+
+    def readable() -> bool:
+        try:
+            return sock is not None and bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):  # closed under us: the next read will say so
+            return False
+
+    return readable
+
+
+def socket_of(raw: Any) -> Any:
+    """The socket under a urllib3 response (http.client keeps it in the body's file object), or None:
+    without it reads are simply not coalesced."""
+    file = getattr(getattr(raw, "_fp", None), "fp", None)
+    return getattr(getattr(file, "raw", None), "_sock", None)
 
 
 async def _with_upstream_errors(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

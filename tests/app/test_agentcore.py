@@ -5,12 +5,14 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import json
+import socket
 import time
 
 import httpx
 import pytest
 
 from handler.backends.agentcore import AgentCoreBackend
+from handler.backends.aws import socket_of
 from tests.fakes import FakeAgentCore, Pause
 from tests.fakes.agentcore import error, json_answer, sse, sse_event
 from tests.loopback import serve_process, timed_chunks
@@ -164,3 +166,13 @@ def test_an_answer_that_comes_after_the_client_left_is_closed_at_once(fake, app)
         httpx.post(app + "/invoke", json={"prompt": "q"}, timeout=httpx.Timeout(5, read=0.1))
     assert fake.last.disconnected.wait(5), "nobody closed the answer the client no longer wanted"
     assert fake.last.disconnected_at - fake.last.headers_sent_at < 0.5
+
+
+def test_the_relay_can_see_the_socket_under_a_botocore_response_to_batch_a_fast_answer(fake):
+    """Batching a fast upstream relies on finding the socket inside urllib3/http.client; if an upgrade
+    moves it, this fails instead of the relay silently getting slower."""
+    fake.respond_with(sse([sse_event({"n": 1}), Pause(0.2)]))
+    answer = fake.client().invoke_agent_runtime(agentRuntimeArn=ARN, runtimeSessionId=SESSION, payload=b"{}")
+    raw = answer["response"]._raw_stream
+    assert isinstance(socket_of(raw), socket.socket)
+    raw.close()

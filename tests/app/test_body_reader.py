@@ -128,3 +128,29 @@ def test_close_ends_a_reader_waiting_for_room_without_reading_more():
     assert not [t for t in set(threading.enumerate()) - before if t.name == "body-reader"], "the reader lives on"
     assert pipe.reads <= 3
     assert pipe.unread() >= 7, "pieces were read after close"
+
+
+def test_pieces_already_waiting_behind_a_read_go_over_together():
+    pipe = Pipe()
+    for piece in (b"a" * 10, b"b" * 10, b"c" * 10, b""):
+        pipe.feed(piece)
+
+    async def scenario() -> list[bytes]:
+        return await collect(BodyReader(pipe.read1, more_waiting=lambda: pipe.unread() > 0))
+
+    assert asyncio.run(scenario()) == [b"a" * 10 + b"b" * 10 + b"c" * 10]
+
+
+def test_a_read_failing_inside_a_batch_still_hands_over_what_came_before_it():
+    pipe = Pipe()
+    for piece in (b"a", b"b", ConnectionResetError("gone")):
+        pipe.feed(piece)
+    received = []
+
+    async def scenario() -> None:
+        async for chunk in BodyReader(pipe.read1, more_waiting=lambda: pipe.unread() > 0).chunks():
+            received.append(chunk)
+
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(scenario())
+    assert b"".join(received) == b"ab"
