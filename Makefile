@@ -16,9 +16,12 @@ export UV
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# A private venv first; where venv is unavailable (Debian without python3-venv), pip --target instead.
 $(CURDIR)/.tools/bin/uv:
-	$(PYTHON) -m venv $(CURDIR)/.tools
-	$(CURDIR)/.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+	$(PYTHON) -m venv $(CURDIR)/.tools && $(CURDIR)/.tools/bin/python -m pip install --quiet --disable-pip-version-check uv \
+	  || { rm -rf $(CURDIR)/.tools \
+	       && $(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools/pip uv \
+	       && mkdir -p $(CURDIR)/.tools/bin && ln -sf ../pip/bin/uv $(CURDIR)/.tools/bin/uv; }
 
 .venv/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen
@@ -27,7 +30,7 @@ $(CURDIR)/.tools/bin/uv:
 test: .venv/.synced ## run every test (pytest exits non-zero when nothing is collected)
 	$(RUN) pytest
 
-local: .venv/.synced ## serve the app with the demo backend on $$PORT (default 8080)
+local: .venv/.synced ## serve the app with the demo backend on PORT (default 8080)
 	BACKEND=$${BACKEND:-demo} PORT=$(PORT) $(RUN) python -m handler
 
 lint: .venv/.synced ## ruff check and format check
