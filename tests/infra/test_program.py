@@ -153,6 +153,20 @@ def test_the_app_environment_matches_the_backend_and_streams_through_the_adapter
     assert "MODEL_ID" not in env
 
 
+def test_the_environment_the_program_sets_is_one_the_app_starts_with(run):
+    """The app validates its environment at start-up; a value the program writes must pass that check."""
+    from handler.settings import Settings
+
+    env = run.one(FUNCTION).plain["environment"]["variables"]
+    settings = Settings.from_env({**env, "AWS_REGION": "us-east-1"})  # Lambda sets AWS_REGION itself
+    assert settings.backend == env["BACKEND"]
+    assert settings.heartbeat_seconds == float(env["HEARTBEAT_SECONDS"])
+    assert settings.cors_allow_origin == env["CORS_ALLOW_ORIGIN"]
+    assert (settings.origin_verify_secret is not None) == (mode_of(run) == "function_url")
+    if settings.origin_verify_secret:
+        assert settings.origin_verify_header == env["ORIGIN_VERIFY_HEADER"].lower()
+
+
 def test_the_bedrock_backend_gets_its_model_id(program):
     env = program("dev", backend="bedrock", modelId="anthropic.claude-3-haiku-20240307-v1:0")
     assert env.one(FUNCTION).plain["environment"]["variables"]["MODEL_ID"] == "anthropic.claude-3-haiku-20240307-v1:0"
