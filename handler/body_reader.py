@@ -2,8 +2,8 @@
 
 One thread per answer reads as fast as the network delivers; the event loop takes everything that
 has arrived since it last looked in one piece. A slow answer therefore goes out chunk by chunk with
-no added delay, and a fast one in larger pieces with far fewer wake-ups. At most `limit` bytes wait
-between the two, which bounds memory whatever the upstream's speed.
+no added delay, and a fast one in larger pieces with far fewer wake-ups. Reading pauses once `limit`
+bytes wait between the two, which bounds memory (to a few times `limit`) whatever the upstream's speed.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class RelayResponse:
                     await refusal.response(headers=self.error_headers)(scope, receive, send)
                 else:
                     state["outcome"] = "ok"
-                    chunks_in, chunks_out = anyio.create_memory_object_stream[bytes](0)
+                    chunks_in, chunks_out = anyio.create_memory_object_stream[bytes | UpstreamError](0)
                     group.start_soon(self._pump, upstream, chunks_in, state)
                     await self._write(upstream.media_type, chunks_out, send, state)
                 state["complete"] = True
@@ -81,27 +81,29 @@ class RelayResponse:
             state["outcome"] = "client_gone"
             scope.cancel()
 
-    async def _pump(self, upstream: Upstream, chunks: ObjectSendStream[bytes], state: dict) -> None:
+    async def _pump(self, upstream: Upstream, chunks: ObjectSendStream[bytes | UpstreamError], state: dict) -> None:
         async with chunks:
             try:
                 async for chunk in upstream.chunks:
                     if chunk:
                         await chunks.send(chunk)
             except UpstreamError as failure:
-                await self._fail(chunks, state, failure.code, failure.message)
+                await self._fail(chunks, state, failure)
             except Exception:
                 log.exception("the upstream failed mid-stream")
-                await self._fail(chunks, state, "InternalError", "the stream failed")
+                await self._fail(chunks, state, UpstreamError("InternalError", "the stream failed"))
 
     @staticmethod
-    async def _fail(chunks: ObjectSendStream[bytes], state: dict, code: str, message: str) -> None:
-        """What was sent stays sent; the client learns why the answer stops here."""
+    async def _fail(chunks: ObjectSendStream[bytes | UpstreamError], state: dict, failure: UpstreamError) -> None:
+        """What was sent stays sent; the writer tells the client why the answer stops here."""
         state["outcome"] = "upstream_error"
-        state["error"] = code
-        log.warning("upstream failed mid-stream: %s", code)
-        await chunks.send(sse.event({"error": code, "message": message}, "error"))
+        state["error"] = failure.code
+        log.warning("upstream failed mid-stream: %s", failure.code)
+        await chunks.send(failure)
 
-    async def _write(self, media_type: str, chunks: ObjectReceiveStream[bytes], send: Send, state: dict) -> None:
+    async def _write(
+        self, media_type: str, chunks: ObjectReceiveStream[bytes | UpstreamError], send: Send, state: dict
+    ) -> None:
         headers = {**self.headers, "content-type": media_type, "cache-control": "no-cache"}
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
@@ -115,6 +117,9 @@ class RelayResponse:
                         break
                 if quiet.cancelled_caught:
                     chunk = position.keep_alive()
+                elif isinstance(chunk, UpstreamError):
+                    # The failure may have cut an event short: end it, so the error arrives as its own event.
+                    chunk = position.end_event() + sse.event({"error": chunk.code, "message": chunk.message}, "error")
                 else:
                     state["events"] = position.feed(chunk)
                 if chunk:
@@ -148,11 +153,20 @@ class SsePosition:
         self._tail = (self._tail + chunk)[-3:] if len(chunk) < 3 else chunk[-3:]
         return self.events
 
+    def end_event(self) -> bytes:
+        """What ends an event left unfinished: nothing at a boundary, a blank line after a complete line."""
+        if self._at_boundary():
+            return b""
+        return b"\n" if self._tail.endswith(b"\n") else b"\n\n"
+
+    def _at_boundary(self) -> bool:
+        return not self._tail or self._tail.endswith(b"\n\n") or self._tail.endswith(b"\n\r\n")
+
     def keep_alive(self) -> bytes:
         """A comment line: a whole one between events, a line of its own inside an event (SSE ignores
         comment lines there too), nothing mid-line — the upstream paused inside a line and a comment
         there would corrupt it."""
-        if not self._tail or self._tail.endswith(b"\n\n") or self._tail.endswith(b"\n\r\n"):
+        if self._at_boundary():
             return sse.KEEP_ALIVE
         if self._tail.endswith(b"\n"):
             return sse.KEEP_ALIVE_LINE

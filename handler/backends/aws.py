@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
+import anyio
+
 from handler.body_reader import BodyReader
 from handler.upstream import Upstream, UpstreamError
 
@@ -94,6 +96,8 @@ def threaded_body(read1: Callable[[int], bytes], raw: Any, media_type: str) -> U
     """An answer read by `read1` on its own thread from the urllib3 response `raw`, forwarded as it
     arrives. For a plain body `read1` is `raw.read1`: it returns whatever has arrived, where botocore's
     `iter_chunks`/`iter_lines` would wait for their chunk size to fill and so buffer a slow answer."""
+    # botocore turns urllib3's length check off; without it an answer cut short looks complete.
+    raw.enforce_content_length = True
     reader = BodyReader(read1, more_waiting=_readable(raw))
 
     async def close() -> None:
@@ -106,11 +110,15 @@ def threaded_body(read1: Callable[[int], bytes], raw: Any, media_type: str) -> U
 def _readable(raw: Any) -> Callable[[], bool]:
     """Whether the response's socket has bytes waiting already (a read now would not block)."""
     sock = socket_of(raw)
+    if sock is None:
+        return lambda: False
+    poller = select.poll()  # not select(): that fails for descriptors above 1023
+    poller.register(sock, select.POLLIN)
 
     def readable() -> bool:
         try:
-            return sock is not None and bool(select.select([sock], [], [], 0)[0])
-        except (OSError, ValueError):  # closed under us: the next read will say so
+            return bool(poller.poll(0))
+        except OSError:  # closed under us: the next read will say so
             return False
 
     return readable
@@ -129,6 +137,8 @@ async def _with_upstream_errors(chunks: AsyncIterator[bytes]) -> AsyncIterator[b
     try:
         async for chunk in chunks:
             yield chunk
+    except UpstreamError:
+        raise
     except ClientError as error:  # e.g. an exception event in a model's event stream
         raise upstream_error(error) from error
     except Exception as error:  # urllib3's ProtocolError, a reset socket, a read cut off by close()
@@ -141,5 +151,6 @@ async def close_raw(raw: Any) -> None:
     # stops generating (and billing) for a client that has gone.
     with contextlib.suppress(Exception):
         raw.shutdown()
+    # Off the event loop: should a reader thread still hold the body's lock, close() would wait for it.
     with contextlib.suppress(Exception):
-        raw.close()
+        await anyio.to_thread.run_sync(raw.close)

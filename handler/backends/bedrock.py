@@ -7,7 +7,7 @@ from typing import Any
 
 from handler import sse
 from handler.backends import aws
-from handler.upstream import Upstream
+from handler.upstream import Upstream, UpstreamError
 
 
 class BedrockBackend:
@@ -43,4 +43,7 @@ def as_sse(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:
             summary["stop_reason"] = event["messageStop"].get("stopReason")
         elif "metadata" in event:
             summary["usage"] = event["metadata"].get("usage")
+    if "stop_reason" not in summary:
+        # botocore ends the iteration quietly when the connection closes between frames.
+        raise UpstreamError("UpstreamInterrupted", "the model stream ended before its messageStop event")
     yield sse.event(summary, "done")

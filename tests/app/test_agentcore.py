@@ -176,3 +176,10 @@ def test_the_relay_can_see_the_socket_under_a_botocore_response_to_batch_a_fast_
     raw = answer["response"]._raw_stream
     assert isinstance(socket_of(raw), socket.socket)
     raw.close()
+
+
+def test_an_answer_cut_short_of_its_content_length_is_an_error_not_a_complete_answer(fake, app):
+    fake.respond_with(dataclasses.replace(json_answer(b'{"a": 1234'), declared_length=100))
+    body = httpx.post(app + "/invoke", json={"prompt": "q"}).content
+    assert body.startswith(b"event: error\ndata: ")
+    assert json.loads(body.split(b"data: ")[-1])["error"] == "UpstreamInterrupted"

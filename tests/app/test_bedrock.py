@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from handler.backends.bedrock import BedrockBackend
-from tests.fakes import FakeBedrockRuntime, Pause
-from tests.fakes.bedrock import converse, error
+from tests.fakes import FakeBedrockRuntime, Pause, eventstream
+from tests.fakes.bedrock import converse, error, frames
 from tests.loopback import serve_process, timed_chunks
 
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -123,7 +123,7 @@ def test_python_m_handler_reaches_bedrock_through_the_endpoint_variable(fake):
 
 def test_fifty_concurrent_streams_all_start_before_any_finishes(fake):
     """No pool (of worker threads, of connections) makes a stream wait for another's model to finish."""
-    fake.respond_with(converse(["a", Pause(0.6), "b"]))
+    fake.respond_with(converse(["a", Pause(1.5), "b"]))
 
     async def one(client: httpx.AsyncClient) -> tuple[float, float]:
         async with client.stream("POST", app + "/invoke", json={"prompt": "q"}) as response:
@@ -141,3 +141,18 @@ def test_fifty_concurrent_streams_all_start_before_any_finishes(fake):
     with serve_process({**fake.env, "BACKEND": "bedrock", "MODEL_ID": MODEL}) as (app, _):
         timings = asyncio.run(crowd())
     assert max(first for first, _ in timings) < min(finished for _, finished in timings)
+
+
+def test_a_stream_that_ends_before_message_stop_is_reported_as_interrupted_not_done(fake, app):
+    delta = {"delta": {"text": "half"}, "contentBlockIndex": 0}
+    fake.respond_with(
+        frames(
+            [eventstream.event("messageStart", {"role": "assistant"}), eventstream.event("contentBlockDelta", delta)]
+        )
+    )
+    events = events_of(httpx.post(app + "/invoke", json={"prompt": "q"}).content)
+    assert events[0] == (None, {"type": "text", "text": "half"})
+    assert events[-1] == (
+        "error",
+        {"error": "UpstreamInterrupted", "message": "the model stream ended before its messageStop event"},
+    )

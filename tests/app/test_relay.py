@@ -172,3 +172,18 @@ def test_a_client_that_leaves_before_the_first_byte_cancels_the_pending_upstream
         assert eventually(lambda: backend.open_cancelled), "the upstream call went on for a client that had left"
     assert backend.open_cancelled[0] - left_at < 0.25
     assert access_log.records()[-1]["outcome"] == "client_gone"
+
+
+def test_a_failure_in_the_middle_of_a_line_ends_that_event_so_the_error_event_arrives_whole(serve):
+    backend = ScriptedBackend([Send(b'data: {"t":"par'), Fail("UpstreamInterrupted")])
+    with serve(backend) as base:
+        body = httpx.post(base + "/invoke", json=PROMPT).content
+    assert body.startswith(b'data: {"t":"par\n\nevent: error\ndata: ')
+    assert json.loads(body.split(b"data: ")[-1])["error"] == "UpstreamInterrupted"
+
+
+def test_a_failure_after_a_line_inside_an_event_ends_that_event_first(serve):
+    backend = ScriptedBackend([Send(b"event: answer\ndata: 1\n"), Fail("UpstreamInterrupted")])
+    with serve(backend) as base:
+        body = httpx.post(base + "/invoke", json=PROMPT).content
+    assert body.startswith(b"event: answer\ndata: 1\n\nevent: error\ndata: ")

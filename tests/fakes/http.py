@@ -88,6 +88,8 @@ class Reply:
     body: bytes | None = None
     steps: tuple[Step, ...] = ()
     delay: float = 0.0
+    # A Content-Length other than the body's: more than it, and the answer is cut short.
+    declared_length: int | None = None
 
 
 @dataclass
@@ -389,7 +391,8 @@ class _Player:
         headers += self.fake.extra_headers(self.exchange.request)
         headers.append(("x-amzn-RequestId", str(uuid.uuid4())))
         if reply.body is not None:
-            headers.append(("Content-Length", str(len(reply.body))))
+            length = len(reply.body) if reply.declared_length is None else reply.declared_length
+            headers.append(("Content-Length", str(length)))
         else:
             headers.append(("Transfer-Encoding", "chunked"))
         headers.append(("Connection", "close"))
