@@ -15,7 +15,7 @@ from handler.backends.agentcore import AgentCoreBackend
 from handler.backends.aws import socket_of
 from tests.fakes import FakeAgentCore, Pause
 from tests.fakes.agentcore import error, json_answer, sse, sse_event
-from tests.loopback import serve_process, timed_chunks
+from tests.loopback import eventually, serve_process, timed_chunks
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef"
 SESSION = "a" * 40
@@ -127,9 +127,7 @@ def test_concurrent_streams_each_keep_their_own_pace(fake, app):
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         slow_calls = [pool.submit(call, "slow") for _ in range(3)]
-        fake.wait_for_request()
-        while len(fake.requests) < 3:
-            time.sleep(0.005)
+        assert eventually(lambda: len(fake.requests) >= 3), "the slow answers never started"
         fast_call = pool.submit(call, "fast")
         fast_took, fast_body = fast_call.result()
         slow_results = [future.result() for future in slow_calls]
