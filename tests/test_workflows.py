@@ -191,3 +191,17 @@ def test_no_workflow_runs_untrusted_pull_request_code_with_secrets():
 def test_workflows_are_plain_text_without_tabs():
     for path in WORKFLOWS.glob("*.y*ml"):
         assert "\t" not in path.read_text(), path.name
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "up.yml"])
+def test_jobs_that_run_the_program_set_up_buildx_and_arm64_emulation_before_pulumi(name):
+    # pulumi-docker-build's Image builds on preview as well as on up (buildOnPreview defaults to true), with
+    # BuildKit; the default arm64 platform on an x86_64 runner needs QEMU's binfmt handlers.
+    (job,) = load(name)["jobs"].values()
+    order = [step.get("uses", "").split("@")[0] for step in steps(job)]
+    qemu = step_using(job, "docker/setup-qemu-action")
+    assert "arm64" in qemu["with"]["platforms"]
+    step_using(job, "docker/setup-buildx-action")
+    pulumi = order.index("pulumi/actions")
+    assert order.index("docker/setup-qemu-action") < pulumi
+    assert order.index("docker/setup-buildx-action") < pulumi
