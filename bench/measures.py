@@ -1,0 +1,71 @@
+"""Every figure `make bench` reports, and its target. One row per measure; add yours to `MEASURES`."""
+
+from __future__ import annotations
+
+import compileall
+import sysconfig
+from collections.abc import Iterator
+
+from bench import measure
+from bench.registry import Figure, Measure, Session, Target
+
+# Three rounds where one run on a shared 2-core machine is noisy; the median round is reported.
+ROUNDS = 3
+
+
+def forwarding_lag(session: Session) -> Iterator[Figure]:
+    relay = session.relay
+    lag = measure.forwarding_lag(relay.base, relay.fake, streams=1, events=40, gap=0.02)
+    yield Figure("forwarding lag p50", lag.p50_ms, "ms")
+    yield Figure(f"forwarding lag max ({lag.events} events)", lag.max_ms, "ms", Target("<=", 5))
+
+
+def throughput(session: Session) -> Iterator[Figure]:
+    relay, mib = session.relay, session.options.mib
+    flows = []
+    for round_ in range(1, ROUNDS + 1):
+        session.progress(f"round {round_}/{ROUNDS}: {mib} MiB read directly, then through the app")
+        flows.append(measure.throughput(relay.base, relay.app, relay.fake, mib * 2**20))
+    flow = sorted(flows, key=lambda f: f.ratio)[ROUNDS // 2]
+    yield Figure(f"direct read of {mib} MiB", flow.direct_mib_s, "MiB/s")
+    yield Figure(f"relayed {mib} MiB", flow.relay_mib_s, "MiB/s")
+    rounds = ", ".join(f"{f.ratio:.2f}" for f in flows)
+    yield Figure("relay / direct throughput", flow.ratio, "x", Target(">=", 0.5), f"rounds {rounds}")
+    growth = max(f.rss_growth_mib for f in flows)
+    yield Figure("app peak RSS growth (worst round)", growth, "MiB", Target("<=", 16))
+
+
+def concurrent_streams(session: Session) -> Iterator[Figure]:
+    relay = session.relay
+    crowds = []
+    for round_ in range(1, ROUNDS + 1):
+        session.progress(f"round {round_}/{ROUNDS}: 16 streams at once")
+        crowds.append(measure.forwarding_lag(relay.base, relay.fake, streams=16, events=30, gap=0.02))
+    crowd = sorted(crowds, key=lambda c: c.max_ms)[ROUNDS // 2]
+    yield Figure("16 concurrent streams: lag p50", crowd.p50_ms, "ms")
+    maxima = ", ".join(f"{c.max_ms:.1f}" for c in crowds)
+    yield Figure(
+        f"16 concurrent streams: lag max ({crowd.events} events)", crowd.max_ms, "ms", Target("<=", 10), maxima
+    )
+
+
+def cold_start(session: Session) -> Iterator[Figure]:
+    runs = session.options.runs
+    # The image byte-compiles everything at build time (see handler/Dockerfile); do the same here so
+    # cold starts compare like with like even where PYTHONDONTWRITEBYTECODE is set.
+    for folder in (sysconfig.get_paths()["purelib"], "handler"):
+        compileall.compile_dir(folder, quiet=1)
+    session.progress(f"{runs} cold starts of each kind")
+    start = measure.cold_start(session.relay.fake, runs)
+    yield Figure("import boto3 (spawn -> exit)", start.import_boto3_ms, "ms")
+    yield Figure("app cold start (spawn -> /healthz 200)", start.app_ms, "ms")
+    yield Figure("cold start / import boto3", start.ratio, "x", Target("<=", 1.5))
+    yield Figure("cold spawn -> first streamed byte", start.first_byte_ms, "ms")
+
+
+MEASURES: list[Measure] = [
+    Measure("forwarding lag", forwarding_lag),
+    Measure("relay throughput", throughput),
+    Measure("16 concurrent streams", concurrent_streams),
+    Measure("cold start", cold_start),
+]
