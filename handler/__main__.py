@@ -1,4 +1,8 @@
-"""`python -m handler`: validate the settings, then serve the app on $PORT (default 8080)."""
+"""`python -m handler`: validate the settings, then serve the app on $HOST:$PORT (default 127.0.0.1:8080).
+
+127.0.0.1 by default: Lambda Web Adapter reaches the app on localhost, and `make local` should not face
+the network unless asked to (`HOST=0.0.0.0`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ import sys
 
 import uvicorn
 
+from handler import serving
 from handler.settings import ConfigError, Settings
 
 
 def main() -> int:
     try:
-        Settings.from_env()
+        settings = Settings.from_env()
         port = int(os.environ.get("PORT", "8080"))
     except ConfigError as error:
         print(f"streamgate: bad configuration: {error}", file=sys.stderr)
@@ -23,8 +28,8 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    # access_log off: the app writes its own structured line per request.
-    uvicorn.run("handler.app:app", host=os.environ.get("HOST", "0.0.0.0"), port=port, access_log=False)
+    host = os.environ.get("HOST") or "127.0.0.1"
+    uvicorn.Server(serving.config("handler.app:app", host, port, settings.max_connections)).run()
     return 0
 
 

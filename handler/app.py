@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 from handler import contract
 from handler.access_log import AccessLog
 from handler.backends import Backend, make_backend
-from handler.errors import ApiError
+from handler.errors import ApiError, ClientGone
 from handler.origin_guard import OriginGuard
 from handler.relay import RelayResponse
 from handler.settings import Settings
@@ -31,7 +31,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     }
 
     async def invoke(request: Request) -> Response:
-        body = await contract.read_body(request, settings.max_body_bytes)
+        body = await contract.read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
         invocation = contract.parse_invoke(body)
         request.state.session_id = invocation.session_id
         headers = {**cors, "x-session-id": invocation.session_id}
@@ -57,6 +57,11 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         request.state.error = error.code
         return error.response(headers=cors)
 
+    async def client_gone(request: Request, error: Exception) -> Response:
+        request.state.outcome = "client_gone"
+        # 499, nginx's "client closed request": the server drops it unsent, the access log keeps it.
+        return Response(status_code=499)
+
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HttpError")
@@ -74,7 +79,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
             Route("/healthz", healthz, methods=["GET"]),
         ],
         middleware=middleware,
-        exception_handlers={ApiError: api_error, HTTPException: http_error},
+        exception_handlers={ApiError: api_error, ClientGone: client_gone, HTTPException: http_error},
     )
 
 

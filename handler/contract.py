@@ -7,9 +7,10 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from starlette.requests import Request
+import anyio
+from starlette.requests import ClientDisconnect, Request
 
-from handler.errors import ApiError
+from handler.errors import ApiError, ClientGone
 
 # AgentCore's runtimeSessionId: 33-256 characters; header-safe characters only.
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{32,255}")
@@ -26,17 +27,27 @@ def new_session_id() -> str:
     return f"{uuid.uuid4()}-{uuid.uuid4().hex[:8]}"
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing with 413 as soon as it is known to exceed `limit` bytes."""
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The request body, refusing with 413 as soon as it is known to exceed `limit` bytes, and with 408
+    if it has not all arrived within `seconds` (a body shorter than its Content-Length would
+    otherwise hold the connection for ever)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
-    return bytes(body)
+    with anyio.move_on_after(seconds) as waiting:
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise _too_large(limit)
+        except ClientDisconnect:
+            raise ClientGone from None
+        return bytes(body)
+    assert waiting.cancelled_caught
+    # The rest of the body may still come: the connection cannot carry another request.
+    message = f"the body did not arrive within {seconds:g} seconds"
+    raise ApiError(408, "RequestTimeout", message, headers={"connection": "close"})
 
 
 def parse_invoke(body: bytes) -> InvokeRequest:

@@ -6,17 +6,22 @@ from starlette.responses import JSONResponse
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
     def as_body(self) -> dict[str, str]:
         return {"error": self.code, "message": self.message}
 
     def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse(self.as_body(), status_code=self.status, headers=headers)
+        return JSONResponse(self.as_body(), status_code=self.status, headers={**(headers or {}), **self.headers})
+
+
+class ClientGone(Exception):
+    """The client hung up before its request was read: nobody to answer, nothing to report as an error."""
 
 
 # The upstream's error code (botocore's `Error.Code`) -> what the client gets.

@@ -28,6 +28,9 @@ class Settings:
     origin_verify_secret: str | None = None
     origin_verify_header: str = "x-origin-verify"
     demo_token_delay: float = 0.04
+    body_timeout_seconds: float = 10.0
+    # Below Lambda's 1,024 file descriptors, with room for each stream's upstream connection.
+    max_connections: int = 512
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +48,8 @@ class Settings:
             origin_verify_secret=reader.text("ORIGIN_VERIFY_SECRET"),
             origin_verify_header=(reader.text("ORIGIN_VERIFY_HEADER") or cls.origin_verify_header).lower(),
             demo_token_delay=reader.number("DEMO_TOKEN_DELAY", cls.demo_token_delay, low=0, high=10),
+            body_timeout_seconds=reader.number("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds, low=0.01, high=900),
+            max_connections=reader.integer("MAX_CONNECTIONS", cls.max_connections, low=1, high=100_000),
         )
         if backend == "agentcore" and not settings.agent_runtime_arn:
             raise ConfigError("AGENT_RUNTIME_ARN is required when BACKEND=agentcore")

@@ -17,6 +17,8 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from handler import serving
+
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,9 +31,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` under real uvicorn on loopback; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", access_log=False)
+def serve_in_thread(app: ASGIApp, max_connections: int = 512, idle_seconds: float = 5.0) -> Iterator[str]:
+    """Serve `app` under real uvicorn, set up as `python -m handler` sets it up, on loopback; yields its base URL."""
+    config = serving.config(app, "127.0.0.1", free_port(), max_connections, idle_seconds, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

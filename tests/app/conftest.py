@@ -30,9 +30,10 @@ def serve(access_log: AccessLogLines) -> Callable[..., object]:
     """serve(backend, **settings) -> context manager yielding the base URL of the app under uvicorn."""
 
     @contextmanager
-    def start(backend: Backend | None = None, **settings: object) -> Iterator[str]:
-        app = create_app(Settings(**settings), backend=backend, log_stream=access_log)  # type: ignore[arg-type]
-        with serve_in_thread(app) as base:
+    def start(backend: Backend | None = None, idle_seconds: float = 5.0, **settings: object) -> Iterator[str]:
+        configured = Settings(**settings)  # type: ignore[arg-type]
+        app = create_app(configured, backend=backend, log_stream=access_log)
+        with serve_in_thread(app, configured.max_connections, idle_seconds) as base:
             yield base
 
     return start

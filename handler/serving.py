@@ -1,0 +1,129 @@
+"""uvicorn, set up to face real clients: `make local` and containers, not only Lambda Web Adapter.
+
+On Lambda the adapter is the app's only client. Elsewhere anyone can connect, so the HTTP protocol is
+uvicorn's own with three guards added:
+- a connection must send its request head within `idle_seconds` of connecting (or of its last
+  answer), so sockets that never send a byte cannot pile up;
+- at `max_connections` a newcomer takes the place of the longest-idle connection; only when every
+  connection is busy with a request does it get a 503 at once. Idle sockets therefore never crowd
+  out `/healthz`, and the count stays below Lambda's 1,024 file descriptors;
+- an HTTP/1.0 client gets its streamed body delimited by the connection's close, not in chunked
+  coding (which HTTP/1.0 does not have).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, ClassVar
+
+import uvicorn
+from starlette.types import ASGIApp, Message
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+_BUSY_BODY = json.dumps({"error": "ServerBusy", "message": "too many connections; try again shortly"}).encode()
+BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+    b"connection: close\r\ncontent-length: %d\r\n\r\n%b" % (len(_BUSY_BODY), _BUSY_BODY)
+)
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the guards above; `protocol()` makes one with its limits."""
+
+    max_connections: ClassVar[int] = 512
+    idle_seconds: ClassVar[float] = 5.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.idle_since = time.monotonic()
+        self._head_deadline: asyncio.TimerHandle | None = None
+        if len(self.connections) > self.max_connections and not self._evict_the_idlest():
+            transport.write(BUSY_RESPONSE)
+            transport.close()
+            return
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_waiting()
+        super().connection_lost(exc)
+
+    def on_headers_complete(self) -> None:
+        self._stop_waiting()
+        super().on_headers_complete()
+        if self.scope.get("http_version") == "1.0":
+            _delimit_by_close(self.cycle)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self.idle_since = time.monotonic()
+        if not self.transport.is_closing():
+            self._await_head()
+
+    @property
+    def idle(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _await_head(self) -> None:
+        self._stop_waiting()
+        self._head_deadline = self.loop.call_later(self.idle_seconds, self._give_up)
+
+    def _stop_waiting(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _give_up(self) -> None:
+        if self.idle and not self.transport.is_closing():
+            self.transport.close()
+
+    def _evict_the_idlest(self) -> bool:
+        idle = [other for other in self.connections if other is not self and getattr(other, "idle", False)]
+        if not idle:
+            return False
+        min(idle, key=lambda other: other.idle_since).transport.close()
+        return True
+
+
+def protocol(max_connections: int, idle_seconds: float) -> type[GuardedHttpProtocol]:
+    return type(
+        "GuardedHttpProtocol",
+        (GuardedHttpProtocol,),
+        {"max_connections": max_connections, "idle_seconds": idle_seconds},
+    )
+
+
+def config(
+    app: ASGIApp | str, host: str, port: int, max_connections: int, idle_seconds: float = 5.0, **options: Any
+) -> uvicorn.Config:
+    """The server for `app`; access_log off because the app writes its own line per request."""
+    http = protocol(max_connections, idle_seconds)
+    return uvicorn.Config(app, host=host, port=port, http=http, ws="none", access_log=False, **options)
+
+
+def _delimit_by_close(cycle: RequestResponseCycle) -> None:
+    """Make uvicorn write a body with no length the HTTP/1.0 way: as is, ended by closing.
+
+    uvicorn picks chunked coding for any such body whatever the client's version and has no other
+    framing, so this sets the two fields its writer consults: "not chunked", and a length that the
+    last piece of the body makes come out exact (the tests pin the behaviour)."""
+    send = cycle.send
+    unlimited = 1 << 62
+    delimited = False
+
+    async def send_delimited_by_close(message: Message) -> None:
+        nonlocal delimited
+        if message["type"] == "http.response.start" and not _has_length(message):
+            delimited = True
+            cycle.chunked_encoding = False
+            cycle.expected_content_length = unlimited
+        elif delimited and message["type"] == "http.response.body" and not message.get("more_body", False):
+            cycle.expected_content_length = len(message.get("body", b""))
+        await send(message)  # type: ignore[arg-type]
+
+    cycle.send = send_delimited_by_close  # type: ignore[method-assign]
+
+
+def _has_length(message: dict[str, Any]) -> bool:
+    return any(name.lower() == b"content-length" for name, _ in message.get("headers", []))
