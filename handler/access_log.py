@@ -52,6 +52,8 @@ class AccessLog:
             "duration_ms": _ms_since(started),
             "outcome": state.get("outcome") or _outcome_of(status),
         }
+        if "opened" in state:  # "in_grace": today's answer; "committed": 200 and SSE before the upstream opened
+            line["opened"] = state["opened"]
         if "error" in state:
             line["error"] = state["error"]
         print(json.dumps(line, separators=(",", ":")), file=self.stream or sys.stdout, flush=True)

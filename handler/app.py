@@ -36,7 +36,13 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         request.state.session_id = invocation.session_id
         headers = {**cors, "x-session-id": invocation.session_id}
         opener = partial(backend.open, invocation.prompt, invocation.session_id)
-        return RelayResponse(opener, headers, settings.heartbeat_seconds, error_headers=cors)  # type: ignore[return-value]
+        return RelayResponse(  # type: ignore[return-value]
+            opener,
+            headers,
+            settings.heartbeat_seconds,
+            error_headers=cors,
+            open_grace_seconds=settings.open_grace_seconds,
+        )
 
     async def preflight(request: Request) -> Response:
         return Response(

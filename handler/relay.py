@@ -1,9 +1,17 @@
 """The streaming response: open the upstream, then forward its bytes the moment they arrive.
 
-Three things run side by side for one response: a pump reading the upstream, the writer forwarding
-what the pump hands over (or a keep-alive comment when the upstream is quiet), and a watcher for the
-client going away — from the moment the upstream is asked, so a closed tab stops it even before its
-first byte. Whichever ends the stream cancels the others, and the upstream is always closed.
+Three things run side by side for one response: a pump opening and then reading the upstream, the
+writer forwarding what the pump hands over (or a keep-alive comment when the upstream is quiet), and a
+watcher for the client going away — from the moment the upstream is asked, so a closed tab stops it
+even before its first byte. Whichever ends the stream cancels the others, and the upstream is always
+closed.
+
+The open grace: an upstream that answers (or refuses) within `open_grace_seconds` gets today's
+answer — its stream, or a JSON error with its status. One that is still opening after the grace gets
+the response committed at once (200, SSE headers, a comment line), because nothing in front of us
+waits for ever for a first byte: CloudFront gives an EDGE origin 30 s, and with HTTP_PROXY API Gateway
+has no status to pass on until our headers leave. Keep-alives then cover the rest of the opening, and
+a refusal that comes after the commit arrives as an `event: error`.
 """
 
 from __future__ import annotations
@@ -22,9 +30,16 @@ from handler.upstream import Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
 
+# The first bytes of a response committed before the upstream opened: a comment, which SSE clients ignore.
+OPENING = b": opening\n\n"
+
+# What the pump hands the writer: first the opened upstream (or why it would not open), then its bytes
+# and, should it break, the failure.
+Handover = Upstream | ApiError | bytes | UpstreamError
+
 
 class RelayResponse:
-    """`open_upstream` failing becomes a JSON error before any byte is sent; after that, an SSE error event."""
+    """`open_upstream` failing within the grace becomes a JSON error; after it, an SSE error event."""
 
     def __init__(
         self,
@@ -32,37 +47,50 @@ class RelayResponse:
         headers: dict[str, str],
         heartbeat_seconds: float,
         error_headers: dict[str, str],
+        open_grace_seconds: float = 2.0,
     ) -> None:
         self.open_upstream = open_upstream
         self.headers = headers
         self.heartbeat_seconds = heartbeat_seconds
         self.error_headers = error_headers
+        self.open_grace_seconds = open_grace_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["events"] = 0
-        upstream: Upstream | None = None
+        opened: list[Upstream] = []  # filled by the pump, so the upstream is closed however we end
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_disconnect, receive, group.cancel_scope, state)
-                try:
-                    upstream = await self._open()
-                except ApiError as refusal:
-                    state["error"] = refusal.code
-                    await refusal.response(headers=self.error_headers)(scope, receive, send)
-                else:
-                    state["outcome"] = "ok"
-                    chunks_in, chunks_out = anyio.create_memory_object_stream[bytes | UpstreamError](0)
-                    group.start_soon(self._pump, upstream, chunks_in, state)
-                    await self._write(upstream.media_type, chunks_out, send, state)
+                handover_in, handover_out = anyio.create_memory_object_stream[Handover](0)
+                group.start_soon(self._pump, handover_in, opened, state)
+                await self._respond(handover_out, scope, receive, send, state)
                 state["complete"] = True
                 group.cancel_scope.cancel()
         except* OSError:
             state["outcome"] = "client_gone"
         finally:
-            if upstream is not None:
+            for upstream in opened:
                 with anyio.CancelScope(shield=True):
                     await upstream.close()
+
+    async def _respond(
+        self, handover: ObjectReceiveStream[Handover], scope: Scope, receive: Receive, send: Send, state: dict
+    ) -> None:
+        async with handover:
+            first: Handover | None = None
+            with anyio.move_on_after(self.open_grace_seconds):
+                first = await handover.receive()
+            state["opened"] = "committed" if first is None else "in_grace"
+            if isinstance(first, ApiError):
+                state["error"] = first.code
+                await first.response(headers=self.error_headers)(scope, receive, send)
+                return
+            media_type = first.media_type if isinstance(first, Upstream) else sse.MEDIA_TYPE
+            # Committed before the upstream said what it sends: every backend's upstream is SSE.
+            await self._start(media_type, send)
+            state["outcome"] = "ok"
+            await self._write(handover, send, state, first=OPENING if first is None else b"")
 
     async def _open(self) -> Upstream:
         try:
@@ -81,49 +109,63 @@ class RelayResponse:
             state["outcome"] = "client_gone"
             scope.cancel()
 
-    async def _pump(self, upstream: Upstream, chunks: ObjectSendStream[bytes | UpstreamError], state: dict) -> None:
-        async with chunks:
+    async def _pump(self, handover: ObjectSendStream[Handover], opened: list[Upstream], state: dict) -> None:
+        async with handover:
+            try:
+                upstream = await self._open()
+            except ApiError as refusal:
+                await handover.send(refusal)
+                return
+            opened.append(upstream)
+            await handover.send(upstream)
             try:
                 async for chunk in upstream.chunks:
                     if chunk:
-                        await chunks.send(chunk)
+                        await handover.send(chunk)
             except UpstreamError as failure:
-                await self._fail(chunks, state, failure)
+                await self._fail(handover, state, failure)
             except Exception:
                 log.exception("the upstream failed mid-stream")
-                await self._fail(chunks, state, UpstreamError("InternalError", "the stream failed"))
+                await self._fail(handover, state, UpstreamError("InternalError", "the stream failed"))
 
     @staticmethod
-    async def _fail(chunks: ObjectSendStream[bytes | UpstreamError], state: dict, failure: UpstreamError) -> None:
+    async def _fail(handover: ObjectSendStream[Handover], state: dict, failure: UpstreamError) -> None:
         """What was sent stays sent; the writer tells the client why the answer stops here."""
         state["outcome"] = "upstream_error"
         state["error"] = failure.code
         log.warning("upstream failed mid-stream: %s", failure.code)
-        await chunks.send(failure)
+        await handover.send(failure)
 
-    async def _write(
-        self, media_type: str, chunks: ObjectReceiveStream[bytes | UpstreamError], send: Send, state: dict
-    ) -> None:
+    async def _start(self, media_type: str, send: Send) -> None:
         headers = {**self.headers, "content-type": media_type, "cache-control": "no-cache"}
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+
+    async def _write(self, handover: ObjectReceiveStream[Handover], send: Send, state: dict, first: bytes) -> None:
         position = SsePosition()
-        async with chunks:
-            while True:
-                with anyio.move_on_after(self.heartbeat_seconds) as quiet:
-                    try:
-                        chunk = await chunks.receive()
-                    except anyio.EndOfStream:
-                        break
-                if quiet.cancelled_caught:
-                    chunk = position.keep_alive()
-                elif isinstance(chunk, UpstreamError):
-                    # The failure may have cut an event short: end it, so the error arrives as its own event.
-                    chunk = position.end_event() + sse.event({"error": chunk.code, "message": chunk.message}, "error")
-                else:
-                    state["events"] = position.feed(chunk)
-                if chunk:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if first:
+            await send({"type": "http.response.body", "body": first, "more_body": True})
+        while True:
+            with anyio.move_on_after(self.heartbeat_seconds) as quiet:
+                try:
+                    item = await handover.receive()
+                except anyio.EndOfStream:
+                    break
+            if quiet.cancelled_caught:
+                chunk = position.keep_alive()
+            elif isinstance(item, Upstream):  # opened after the commit: its bytes follow
+                continue
+            elif isinstance(item, ApiError | UpstreamError):
+                if isinstance(item, ApiError):  # refused after the commit: too late for its status
+                    state["outcome"] = "upstream_error"
+                    state["error"] = item.code
+                # The failure may have cut an event short: end it, so the error arrives as its own event.
+                chunk = position.end_event() + sse.event({"error": item.code, "message": item.message}, "error")
+            else:
+                chunk = item
+                state["events"] = position.feed(chunk)
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
         state["complete"] = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -25,6 +25,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     cors_allow_origin: str = "*"
     heartbeat_seconds: float = 15.0
+    # How long the backend may take to answer before the response is committed as a stream.
+    open_grace_seconds: float = 2.0
     origin_verify_secret: str | None = None
     origin_verify_header: str = "x-origin-verify"
     demo_token_delay: float = 0.04
@@ -37,6 +39,7 @@ class Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         backend = reader.choice("BACKEND", BACKENDS, default="demo")
+        heartbeat = reader.number("HEARTBEAT_SECONDS", cls.heartbeat_seconds, low=0.01, high=600)
         settings = cls(
             backend=backend,
             agent_runtime_arn=reader.text("AGENT_RUNTIME_ARN"),
@@ -44,7 +47,8 @@ class Settings:
             model_id=reader.text("MODEL_ID"),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1, high=10 * 1024**2),
             cors_allow_origin=reader.text("CORS_ALLOW_ORIGIN") or cls.cors_allow_origin,
-            heartbeat_seconds=reader.number("HEARTBEAT_SECONDS", cls.heartbeat_seconds, low=0.01, high=600),
+            heartbeat_seconds=heartbeat,
+            open_grace_seconds=_open_grace(reader, heartbeat),
             origin_verify_secret=reader.text("ORIGIN_VERIFY_SECRET"),
             origin_verify_header=(reader.text("ORIGIN_VERIFY_HEADER") or cls.origin_verify_header).lower(),
             demo_token_delay=reader.number("DEMO_TOKEN_DELAY", cls.demo_token_delay, low=0, high=10),
@@ -58,6 +62,19 @@ class Settings:
         if backend != "demo" and not (reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION")):
             raise ConfigError(f"AWS_REGION is not set (Lambda sets it; export it to run BACKEND={backend} locally)")
         return settings
+
+
+def _open_grace(reader: _Reader, heartbeat: float) -> float:
+    """The grace is silence on the wire, so it stays below the heartbeat that bounds every other silence."""
+    if reader.text("OPEN_GRACE_SECONDS") is None:
+        return min(Settings.open_grace_seconds, heartbeat / 2)
+    grace = reader.number("OPEN_GRACE_SECONDS", Settings.open_grace_seconds, low=0, high=600)
+    if grace >= heartbeat:
+        raise ConfigError(
+            f"OPEN_GRACE_SECONDS={grace:g} must be below HEARTBEAT_SECONDS={heartbeat:g} "
+            "(the grace is silence before the first byte)"
+        )
+    return grace
 
 
 class _Reader:

@@ -55,6 +55,7 @@ KEYS = (
     "tracing",
     "accessLogs",
     "heartbeatSeconds",
+    "openGraceSeconds",
     "wafWebAclArn",
     "domainName",
     "certificateArn",
@@ -109,6 +110,7 @@ class Settings:
     tracing: bool
     access_logs: bool
     heartbeat_seconds: int
+    open_grace_seconds: int
     waf_web_acl_arn: str | None
     domain_name: str | None
     certificate_arn: str | None
@@ -162,6 +164,9 @@ def parse_settings(values: Mapping[str, str | None], stack: str) -> Settings:
     endpoint_type = read.choice("endpointType", ENDPOINT_TYPES)
     idle = IDLE_TIMEOUT_SECONDS[endpoint_type]
     domain_name = read.optional("domainName", DOMAIN_NAME, "a lower-case DNS name such as api.example.com")
+    heartbeat = read.integer(
+        "heartbeatSeconds", 1, idle - 1, why=f"below the {idle} s idle timeout of {endpoint_type} endpoints"
+    )
     agent_runtime_arn, model_id = _backend_target(read, backend)
     return Settings(
         stack=stack,
@@ -185,8 +190,14 @@ def parse_settings(values: Mapping[str, str | None], stack: str) -> Settings:
         log_retention_days=read.one_of_numbers("logRetentionDays", LOG_RETENTION_DAYS),
         tracing=read.flag("tracing"),
         access_logs=read.flag("accessLogs"),
-        heartbeat_seconds=read.integer(
-            "heartbeatSeconds", 1, idle - 1, why=f"below the {idle} s idle timeout of {endpoint_type} endpoints"
+        heartbeat_seconds=heartbeat,
+        # Silence before the first byte: it has to end before a heartbeat would be due, and so before
+        # the idle timeout (and CloudFront's 30 s first-byte limit on EDGE).
+        open_grace_seconds=read.integer(
+            "openGraceSeconds",
+            0,
+            heartbeat - 1,
+            why=f"below heartbeatSeconds={heartbeat} and the {idle} s idle timeout of {endpoint_type} endpoints",
         ),
         waf_web_acl_arn=read.optional(
             "wafWebAclArn", WAF_WEB_ACL_ARN, "a regional WAFv2 web ACL ARN (…:regional/webacl/…)"

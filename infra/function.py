@@ -18,6 +18,7 @@ def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None)
         "BACKEND": settings.backend,
         "CORS_ALLOW_ORIGIN": settings.cors_allow_origin,
         "HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+        "OPEN_GRACE_SECONDS": str(settings.open_grace_seconds),
         # Lambda Web Adapter must stream, or the function URL and AWS_PROXY both get one buffered blob.
         "AWS_LWA_INVOKE_MODE": "response_stream",
     }

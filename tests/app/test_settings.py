@@ -11,6 +11,7 @@ def test_defaults_serve_the_demo_backend():
     settings = Settings.from_env({})
     assert settings.backend == "demo"
     assert settings.heartbeat_seconds == 15
+    assert settings.open_grace_seconds == 2
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.cors_allow_origin == "*"
     assert settings.origin_verify_secret is None
@@ -27,6 +28,7 @@ def test_every_setting_is_read_from_its_variable():
             "MAX_BODY_BYTES": "2048",
             "CORS_ALLOW_ORIGIN": "https://app.example",
             "HEARTBEAT_SECONDS": "5",
+            "OPEN_GRACE_SECONDS": "4.5",
             "ORIGIN_VERIFY_SECRET": "abc",
             "ORIGIN_VERIFY_HEADER": "X-Custom-Verify",
         }
@@ -35,6 +37,7 @@ def test_every_setting_is_read_from_its_variable():
     assert settings.max_body_bytes == 2048
     assert settings.cors_allow_origin == "https://app.example"
     assert settings.heartbeat_seconds == 5
+    assert settings.open_grace_seconds == 4.5
     assert settings.origin_verify_secret == "abc"
     assert settings.origin_verify_header == "x-custom-verify"
 
@@ -51,6 +54,11 @@ def test_every_setting_is_read_from_its_variable():
         ),
         ({"HEARTBEAT_SECONDS": "soon"}, "HEARTBEAT_SECONDS='soon' is not a number (allowed 0.01..600)"),
         ({"HEARTBEAT_SECONDS": "0"}, "HEARTBEAT_SECONDS='0' is out of range (allowed 0.01..600)"),
+        (
+            {"HEARTBEAT_SECONDS": "2", "OPEN_GRACE_SECONDS": "2"},
+            "OPEN_GRACE_SECONDS=2 must be below HEARTBEAT_SECONDS=2 (the grace is silence before the first byte)",
+        ),
+        ({"OPEN_GRACE_SECONDS": "-1"}, "OPEN_GRACE_SECONDS='-1' is out of range (allowed 0..600)"),
         ({"MAX_BODY_BYTES": "1.5"}, "MAX_BODY_BYTES='1.5' is not a whole number (allowed 1..10485760)"),
         (
             {"MAX_BODY_BYTES": "99999999999"},
@@ -62,3 +70,8 @@ def test_a_bad_value_is_refused_with_one_line_naming_it(env, message):
     with pytest.raises(ConfigError) as refused:
         Settings.from_env(env)
     assert str(refused.value) == message
+
+
+def test_an_unset_grace_never_outlasts_a_short_heartbeat():
+    assert Settings.from_env({"HEARTBEAT_SECONDS": "1"}).open_grace_seconds == 0.5
+    assert Settings.from_env({"HEARTBEAT_SECONDS": "1", "OPEN_GRACE_SECONDS": "0"}).open_grace_seconds == 0

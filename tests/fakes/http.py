@@ -301,7 +301,7 @@ class FakeServer:
         with self._lock:
             self._live.add(sock)
         try:
-            request = _read_request(sock)
+            request = read_request(sock)
             if request is None:
                 return
             params = self._route(request.method, request.path)
@@ -327,7 +327,7 @@ class FakeServer:
         self.disconnected.set()
 
 
-def _read_request(sock: socket.socket) -> Request | None:
+def read_request(sock: socket.socket) -> Request | None:
     rfile = sock.makefile("rb")
     try:
         request_line = rfile.readline(65537).decode("latin-1").rstrip("\r\n")

@@ -152,6 +152,16 @@ def test_edge_is_allowed_with_a_warning_and_a_heartbeat_under_its_30_second_idle
         parse_settings(values(endpointType="EDGE", heartbeatSeconds=30), stack="dev")
 
 
+def test_the_open_grace_stays_below_the_heartbeat_and_so_below_the_idle_timeout():
+    assert parse_settings(values(), stack="dev").open_grace_seconds == 2
+    assert parse_settings(values(openGraceSeconds=0), stack="dev").open_grace_seconds == 0
+    with pytest.raises(ConfigError, match=r"openGraceSeconds='15' .* from 0 to 14 \(below heartbeatSeconds=15 and"):
+        parse_settings(values(openGraceSeconds=15), stack="dev")
+    edge = values(endpointType="EDGE", heartbeatSeconds=20, openGraceSeconds=25)
+    with pytest.raises(ConfigError, match=r"from 0 to 19 \(below heartbeatSeconds=20 and the 30 s idle timeout"):
+        parse_settings(edge, stack="dev")
+
+
 def test_a_custom_domain_needs_its_certificate_and_edge_needs_one_from_us_east_1():
     with pytest.raises(ConfigError, match="set both or neither"):
         parse_settings(values(domainName="api.example.com"), stack="dev")

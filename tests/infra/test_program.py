@@ -144,6 +144,7 @@ def test_the_app_environment_matches_the_backend_and_streams_through_the_adapter
     assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
     assert env["CORS_ALLOW_ORIGIN"] == "*"
     assert env["HEARTBEAT_SECONDS"] == "15"
+    assert env["OPEN_GRACE_SECONDS"] == "2"
     if run.stack == "prod":
         assert env["BACKEND"] == "agentcore"
         assert env["AGENT_RUNTIME_ARN"] == RUNTIME_ARN
@@ -161,6 +162,7 @@ def test_the_environment_the_program_sets_is_one_the_app_starts_with(run):
     settings = Settings.from_env({**env, "AWS_REGION": "us-east-1"})  # Lambda sets AWS_REGION itself
     assert settings.backend == env["BACKEND"]
     assert settings.heartbeat_seconds == float(env["HEARTBEAT_SECONDS"])
+    assert settings.open_grace_seconds == float(env["OPEN_GRACE_SECONDS"])
     assert settings.cors_allow_origin == env["CORS_ALLOW_ORIGIN"]
     assert (settings.origin_verify_secret is not None) == (mode_of(run) == "function_url")
     if settings.origin_verify_secret:
