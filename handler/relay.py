@@ -174,8 +174,9 @@ class SsePosition:
     """Where the relayed byte stream stands: events completed so far (for the access log), and which
     keep-alive comment fits in now without landing inside another line.
 
-    On a fast stream `feed` runs over every byte relayed, so it hops from newline to newline with
-    `bytes.find` (memchr) rather than scanning for a two-byte pattern.
+    An event ends at a blank line: an LF right after LF, or after LF CR. `feed` runs over every byte
+    relayed, so it never copies a chunk and finds terminators at C speed (see `_blank_lines`); only
+    where one straddles two chunks does it look at single bytes.
     """
 
     def __init__(self) -> None:
@@ -183,15 +184,7 @@ class SsePosition:
         self._tail = b""
 
     def feed(self, chunk: bytes) -> int:
-        # Terminators that straddle the previous chunk are found in a few joined bytes; the chunk
-        # itself is searched in place (copying it would cost as much as the search).
-        head = self._tail + chunk[:3]
-        for newline in range(len(self._tail), len(head)):
-            self.events += head[newline] == 10 and _ends_event(head, newline)
-        newline = chunk.find(b"\n", 3)
-        while newline != -1:
-            self.events += _ends_event(chunk, newline)
-            newline = chunk.find(b"\n", newline + 1)
+        self.events += _straddling(self._tail, chunk[:2]) + _blank_lines(chunk)
         self._tail = (self._tail + chunk)[-3:] if len(chunk) < 3 else chunk[-3:]
         return self.events
 
@@ -215,6 +208,51 @@ class SsePosition:
         return b""
 
 
+# Where lines are long (a firehose of large events) hopping from LF to LF with `find` (memchr) is
+# cheapest; where they are short (a token stream) a Python step per line is not, and `bytes.count`
+# takes over after this many hops.
+_HOPS = 16
+
+
+def _blank_lines(chunk: bytes) -> int:
+    """LFs in `chunk` preceded, within it, by LF or by LF CR."""
+    ends, hops = 0, 0
+    newline = chunk.find(b"\n", 1)
+    while newline != -1:
+        ends += _ends_event(chunk, newline)
+        hops += 1
+        if hops == _HOPS:
+            # The rest as a chunk of its own, whose tail is what came before it here.
+            rest = newline + 1
+            return ends + _straddling(chunk[rest - 3 : rest], chunk[rest : rest + 2]) + _counted(chunk, rest)
+        newline = chunk.find(b"\n", newline + 1)
+    return ends
+
+
+def _counted(chunk: bytes, start: int) -> int:
+    """`_blank_lines` of `chunk[start:]` at C speed, without copying it."""
+    if chunk.find(b"\n\n\n", start) != -1 or chunk.find(b"\n\r\n\r\n", start) != -1:
+        # Runs of blank lines overlap, which `count` (non-overlapping) would undercount: rare, so slow.
+        return sum(_ends_event(chunk, i) for i in range(start + 1, len(chunk)) if chunk[i] == 10)
+    crlf = chunk.find(b"\r", start) != -1
+    return chunk.count(b"\n\n", start) + (chunk.count(b"\n\r\n", start) if crlf else 0)
+
+
+def _straddling(tail: bytes, head: bytes) -> int:
+    """Blank lines that start in `tail` (the stream's last bytes) and end in `head` (the next chunk's
+    first bytes); those wholly inside the chunk are `_blank_lines`'."""
+    joined, start = tail + head, len(tail)
+    ends = 0
+    for newline in range(max(start, 1), len(joined)):
+        if joined[newline] != 10:
+            continue
+        if joined[newline - 1] == 10:
+            ends += newline - 1 < start
+        elif joined[newline - 1] == 13 and newline >= 2 and joined[newline - 2] == 10:
+            ends += newline - 2 < start
+    return ends
+
+
 def _ends_event(data: bytes, newline: int) -> bool:
-    """Whether the LF at `newline` completes a blank line (LF LF, or CR LF CR LF)."""
-    return data[newline - 1 : newline] == b"\n" or data[max(0, newline - 3) : newline] == b"\r\n\r"
+    """Whether the LF at `newline` completes a blank line (after LF, or after LF CR)."""
+    return data[newline - 1] == 10 or (newline >= 2 and data[newline - 2 : newline] == b"\n\r")

@@ -113,7 +113,13 @@ def test_one_log_line_per_request_with_figures_and_never_the_prompt(serve, acces
 
 @pytest.mark.parametrize(
     "body",
-    [b"data: a\n\ndata: b\n\n", b"data: a\r\n\r\ndata: b\r\n\r\n", b": keep-alive\n\nevent: x\ndata: {}\n\n"],
+    [
+        b"data: a\n\ndata: b\n\n",
+        b"data: a\r\n\r\ndata: b\r\n\r\n",
+        b": keep-alive\n\nevent: x\ndata: {}\n\n",
+        # Line endings may mix (the SSE spec allows CRLF, LF and CR): a CRLF blank line after an LF line.
+        b"data: a\n\r\ndata: b\r\n\n",
+    ],
 )
 def test_the_logged_event_count_is_right_however_the_stream_is_cut(body):
     for cut in range(1, len(body)):
@@ -122,6 +128,35 @@ def test_the_logged_event_count_is_right_however_the_stream_is_cut(body):
             for part in (body[:cut], body[cut:second_cut], body[second_cut:]):
                 counted = counter.feed(part)
             assert counted == 2, (cut, second_cut)
+
+
+def blank_lines(body: bytes) -> int:
+    """The reference: every LF that follows LF, or LF CR, byte by byte."""
+    return sum(
+        body[i] == 10 and (body[i - 1 : i] == b"\n" or body[max(0, i - 2) : i] == b"\n\r") for i in range(len(body))
+    )
+
+
+def test_runs_of_blank_lines_count_one_each_wherever_the_chunks_are_cut():
+    body = b"data: a\n\n\n\ndata: b\r\n\r\n\r\n: c\n\r\n\n" + b"data: " + b"x" * 50 + b"\n\n"
+    assert blank_lines(body) == 8
+    for size in (1, 2, 3, 5, 7, 64):
+        counter = SsePosition()
+        for start in range(0, len(body), size):
+            counted = counter.feed(body[start : start + size])
+        assert counted == 8, size
+
+
+@pytest.mark.parametrize("lines", range(10, 20))
+@pytest.mark.parametrize("tricky", [b"\n\n\n", b"\r\n\r\n\r\n", b"\n\r\n\n", b"\r\n\n\r\n"])
+def test_a_token_stream_in_one_chunk_counts_the_same_as_byte_by_byte(lines, tricky):
+    # Many short lines take the counting path part-way through a chunk; the terminators around
+    # that point must be counted once.
+    body = b"data: t\n\n" * (lines // 2) + b"data: u" + tricky + b"data: v\n\n" * 20
+    whole, byte_by_byte = SsePosition(), SsePosition()
+    for i in range(len(body)):
+        byte_by_byte.feed(body[i : i + 1])
+    assert whole.feed(body) == byte_by_byte.events == blank_lines(body)
 
 
 def test_a_pause_inside_a_line_gets_no_keep_alive_so_the_event_arrives_intact(serve):
