@@ -33,9 +33,12 @@ test: .venv/.synced ## run every test (pytest exits non-zero when nothing is col
 local: .venv/.synced ## serve the app with the demo backend on PORT (default 8080)
 	BACKEND=$${BACKEND:-demo} PORT=$(PORT) $(RUN) python -m handler
 
-lint: .venv/.synced ## ruff check and format check
+# zizmor offline: no GitHub API calls, so it runs anywhere; medium and above fail (`make lint` is the gate).
+lint: .venv/.synced ## ruff check and format, zizmor and actionlint on the workflows
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) zizmor --offline --min-severity medium .github/
+	$(RUN) actionlint
 
 requirements: | $(UV) ## regenerate handler/requirements.txt (the image's pinned deps) from uv.lock
 	$(UV) export --frozen --only-group handler --no-emit-project --output-file handler/requirements.txt >/dev/null

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +15,12 @@ import yaml
 from tests.loopback import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
-# The pinning rule: a full commit SHA, or an exact release tag (v4.2.2), never a moving v4 or a branch.
-PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(?:[0-9a-f]{40}|v\d+\.\d+\.\d+)$")
+DEPENDABOT = ROOT / ".github" / "dependabot.yml"
+# The pinning rule: a full commit SHA (a tag can be moved to other code; a commit cannot), with the release it
+# is in a comment so people and Dependabot can read it: `uses: owner/repo@<40 hex> # v1.2.3`.
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$")
+RELEASE = re.compile(r"^v\d+\.\d+\.\d+$")
 # Permissions a job may be granted, and which of them must be justified by what the job does.
 ALLOWED_PERMISSIONS = {"contents": {"read"}, "id-token": {"write"}, "pull-requests": {"write"}}
 
@@ -70,16 +77,50 @@ def test_every_job_either_runs_steps_or_calls_a_local_reusable_workflow():
             assert ("uses" in step) != ("run" in step), (name, job_id, step)
 
 
-def test_every_action_is_pinned_to_an_exact_version_or_commit():
+def action_refs() -> list[tuple[str, str, str | None]]:
+    """(workflow, owner/repo@ref, the comment after it) for every step that uses an action."""
+    found = []
+    for path in sorted(WORKFLOWS.glob("*.y*ml")):
+        for line in path.read_text().splitlines():
+            match = USES_LINE.match(line)
+            if match and not match["ref"].startswith("./"):
+                found.append((path.name, match["ref"], match["comment"]))
+    return found
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_release_in_a_comment():
     used = [(name, step["uses"]) for name, _, job in all_jobs() for step in steps(job) if "uses" in step]
     assert used
-    unpinned = [(name, ref) for name, ref in used if not PINNED.match(ref)]
-    assert unpinned == []
+    assert [(name, ref) for name, ref in used if not PINNED.match(ref)] == []
+    refs = action_refs()
+    assert sorted(ref for _, ref, _ in refs) == sorted(ref for _, ref in used), "every uses: line was read"
+    assert [(name, ref, comment) for name, ref, comment in refs if not RELEASE.match(comment or "")] == []
 
 
-@pytest.mark.parametrize("ref", ["actions/checkout@v4", "actions/checkout@main", "pulumi/actions@v6.6"])
-def test_the_pinning_rule_rejects_moving_refs(ref):
+def test_one_release_of_an_action_is_one_commit_everywhere():
+    commits: dict[tuple[str, str], set[str]] = {}
+    for _, ref, comment in action_refs():
+        action, _, sha = ref.partition("@")
+        commits.setdefault((action, str(comment)), set()).add(sha)
+    assert {key: shas for key, shas in commits.items() if len(shas) > 1} == {}
+
+
+@pytest.mark.parametrize(
+    "ref", ["actions/checkout@v4", "actions/checkout@main", "pulumi/actions@v6.6", "actions/checkout@v6.0.2"]
+)
+def test_the_pinning_rule_rejects_tags_and_branches(ref):
     assert not PINNED.match(ref)
+
+
+def test_no_run_block_expands_an_expression_inline():
+    """`${{ }}` in a script is pasted into the shell before it runs (template injection); values go in by env:."""
+    inline = [
+        (name, job_id, step.get("name", step["run"][:40]))
+        for name, job_id, job in all_jobs()
+        for step in steps(job)
+        if "run" in step and "${{" in step["run"]
+    ]
+    assert inline == []
 
 
 def test_permissions_are_read_only_by_default_and_minimal_per_job():
@@ -150,10 +191,13 @@ def test_deploy_tests_then_updates_dev_then_prod_on_main_or_by_hand():
     assert jobs["test"]["uses"] == "./.github/workflows/test.yml"
     assert (jobs["dev"]["needs"], jobs["dev"]["with"]) == ("test", {"stack": "dev"})
     assert (jobs["prod"]["needs"], jobs["prod"]["with"]) == ("dev", {"stack": "prod"})
+    declared = triggers(load("up.yml"))["workflow_call"]["secrets"]
     for stack in ("dev", "prod"):
         assert jobs[stack]["uses"] == "./.github/workflows/up.yml"
         assert jobs[stack]["permissions"]["id-token"] == "write"
-        assert jobs[stack]["secrets"] == "inherit"
+        # Named secrets only, each one up.yml declares: `secrets: inherit` would hand it every secret.
+        passed = jobs[stack]["secrets"]
+        assert passed == {name: f"${{{{ secrets.{name} }}}}" for name in declared}
 
 
 def test_up_runs_in_the_stacks_environment_and_gates_on_streamcheck():
@@ -161,8 +205,9 @@ def test_up_runs_in_the_stacks_environment_and_gates_on_streamcheck():
     assert triggers(workflow)["workflow_call"]["inputs"]["stack"]["required"] is True
     (job,) = workflow["jobs"].values()
     # deploy.yml passes stack: prod, so the prod update waits for the `prod` environment's approval.
-    assert job["environment"] == "${{ inputs.stack }}"
+    assert job["environment"] == "${{ inputs.environment || inputs.stack }}"
     assert job["concurrency"] == {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False}
+    assert job["env"]["STACK"] == "${{ inputs.stack }}"
     pulumi = step_using(job, "pulumi/actions")
     assert pulumi["with"]["command"] == "up"
     assert pulumi["with"]["stack-name"] == "${{ inputs.stack }}"
@@ -170,8 +215,44 @@ def test_up_runs_in_the_stacks_environment_and_gates_on_streamcheck():
     names = [step.get("uses", step.get("run", "")) for step in steps(job)]
     check = next(i for i, text in enumerate(names) if "python -m streamcheck" in text)
     assert check > names.index(pulumi["uses"]), "streamcheck runs after the update"
-    assert '--stack "${{ inputs.stack }}"' in names[check]
+    assert '--stack "$STACK"' in names[check]
     assert steps(job)[check]["shell"] == "bash", "pipefail keeps streamcheck's exit code through tee"
+    assert 'exit "$status"' in names[check], "the job still fails on streamcheck's verdict"
+
+
+def test_up_declares_the_secrets_it_reads_and_nothing_else():
+    workflow = load("up.yml")
+    declared = triggers(workflow)["workflow_call"]["secrets"]
+    assert set(declared) == {"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"}
+    assert all(spec["required"] is False for spec in declared.values()), "either backend works without the other"
+    read = set(re.findall(r"secrets\.([A-Z_]+)", (WORKFLOWS / "up.yml").read_text()))
+    assert read == set(declared)
+
+
+def test_up_starts_a_new_stack_from_another_stacks_settings_only_when_asked():
+    workflow = load("up.yml")
+    inputs = triggers(workflow)["workflow_call"]["inputs"]
+    assert inputs["config-from"]["default"] == ""
+    assert inputs["environment"]["default"] == ""
+    (job,) = workflow["jobs"].values()
+    copy = next(step for step in steps(job) if "CONFIG_FROM" in step.get("env", {}))
+    assert copy["if"] == "inputs.config-from != ''"
+    assert copy["run"] == 'cp "Pulumi.${CONFIG_FROM}.yaml" "Pulumi.${STACK}.yaml"'
+    assert step_using(job, "pulumi/actions")["with"]["upsert"] == "${{ inputs.config-from != '' }}"
+
+
+def test_up_hands_its_callers_the_url_the_verdict_the_report_and_the_picture():
+    workflow = load("up.yml")
+    outputs = triggers(workflow)["workflow_call"]["outputs"]
+    (job,) = workflow["jobs"].values()
+    assert set(outputs) == {"api-url", "verdict", "report", "timeline-url"} == set(job["outputs"])
+    by_id = {step["id"]: step for step in steps(job) if "id" in step}
+    for name, value in job["outputs"].items():
+        step_id = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.([\w-]+) \}\}", value)
+        assert step_id, name
+        assert step_id[1] in by_id, name
+    assert by_id["timeline"]["if"] == "always()", "the picture is kept when streamcheck fails too"
+    assert "timeline.png" in by_id["timeline"]["with"]["path"]
 
 
 def assert_backend_is_configurable(job: dict[str, Any], pulumi: dict[str, Any]) -> None:
@@ -205,3 +286,106 @@ def test_jobs_that_run_the_program_set_up_buildx_and_arm64_emulation_before_pulu
     pulumi = order.index("pulumi/actions")
     assert order.index("docker/setup-qemu-action") < pulumi
     assert order.index("docker/setup-buildx-action") < pulumi
+
+
+# --- the linters: what `make lint` and the test workflow run on the workflows ---------------------------------
+
+
+def tool(name: str) -> str:
+    """A dev dependency's command, from this venv (uv run puts it on PATH in `make lint`)."""
+    path = shutil.which(name, path=str(Path(ROOT / ".venv" / "bin"))) or shutil.which(name)
+    assert path, f"{name} is a dev dependency: `uv sync` installs it"
+    return path
+
+
+def zizmor(target: Path) -> subprocess.CompletedProcess[str]:
+    command = [tool("zizmor"), "--offline", "--min-severity", "medium", "--no-progress", "--format", "plain"]
+    return subprocess.run([*command, str(target)], capture_output=True, text=True, timeout=60, check=False)
+
+
+def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [tool("actionlint"), "-no-color", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def test_make_lint_runs_zizmor_offline_at_medium_and_actionlint():
+    recipe = subprocess.run(
+        ["make", "-n", "lint"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert "zizmor --offline --min-severity medium .github/" in recipe
+    assert re.search(r"\bactionlint$", recipe, re.MULTILINE)
+    workflow = load("test.yml")
+    (job,) = workflow["jobs"].values()
+    assert "make lint" in [step.get("run") for step in steps(job)]
+
+
+def test_zizmor_finds_nothing_at_medium_or_above_in_the_workflows_and_dependabot_config():
+    result = zizmor(ROOT / ".github")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_is_clean_with_shellcheck_reading_the_scripts():
+    assert tool("shellcheck"), "actionlint checks run: scripts only when shellcheck is on PATH"
+    result = actionlint(*sorted(WORKFLOWS.glob("*.y*ml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+UNSAFE = """\
+name: unsafe
+on:
+  pull_request:
+permissions:
+  contents: read
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6.0.2
+        with:
+          persist-credentials: false
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+
+
+def test_the_gate_catches_a_tag_pinned_action_and_an_injected_expression(tmp_path):
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "unsafe.yml").write_text(UNSAFE)
+    result = zizmor(tmp_path / ".github")
+    assert result.returncode != 0
+    assert "unpinned-uses" in result.stdout
+    assert "template-injection" in result.stdout
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(UNSAFE.replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    needs: nowhere"))
+    result = actionlint(broken)
+    assert result.returncode == 1
+    assert "nowhere" in result.stdout
+
+
+# --- Dependabot -----------------------------------------------------------------------------------------------
+
+
+def test_dependabot_keeps_the_actions_the_uv_lock_and_the_dockerfile_base_images_current():
+    config = yaml.safe_load(DEPENDABOT.read_text())
+    assert config["version"] == 2
+    updates = {(update["package-ecosystem"], update["directory"]): update for update in config["updates"]}
+    assert set(updates) == {("github-actions", "/"), ("uv", "/"), ("docker", "/handler")}
+    for update in updates.values():
+        assert update["schedule"]["interval"] in {"daily", "weekly"}
+        assert update["cooldown"]["default-days"] >= 7, "a fresh release waits a week before it is proposed"
+    assert (ROOT / "uv.lock").is_file()
+    dockerfile = (ROOT / "handler" / "Dockerfile").read_text()
+    # Dependabot's docker ecosystem reads FROM lines only: every image the build uses is named in one.
+    copied = re.findall(r"^COPY --from=(\S+)", dockerfile, re.MULTILINE)
+    stages = set(re.findall(r"^FROM \S+ AS (\S+)$", dockerfile, re.MULTILINE))
+    assert copied
+    assert set(copied) <= stages
