@@ -1,4 +1,5 @@
-"""One JSON line per request on stdout: what an operator reads in CloudWatch. Never the prompt."""
+"""One JSON line per request on stdout: what an operator reads in CloudWatch, and (for answer requests) the
+request's metrics in embedded metric format (handler/metrics.py). Never the prompt."""
 
 from __future__ import annotations
 
@@ -9,11 +10,28 @@ from typing import Any, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from handler import metrics
+from handler.relay import OPENING
+from handler.sse import KEEP_ALIVE, KEEP_ALIVE_LINE
+
+# Requests for an answer; the adapter's health checks and CORS preflights would only blur the figures.
+METERED_METHODS = frozenset({"POST"})
+# Time to first byte means the answer's first byte: the comment that commits a slow stream and the
+# keep-alives while the model thinks are not.
+NOT_CONTENT = frozenset({OPENING, KEEP_ALIVE, KEEP_ALIVE_LINE})
+
 
 class AccessLog:
-    def __init__(self, app: ASGIApp, backend: str, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        backend: str,
+        namespace: str = metrics.DEFAULT_NAMESPACE,
+        stream: TextIO | None = None,
+    ) -> None:
         self.app = app
         self.backend = backend
+        self.namespace = namespace
         self.stream = stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -26,10 +44,10 @@ class AccessLog:
         async def observe(message: Message) -> None:
             if message["type"] == "http.response.start":
                 record["status"] = message["status"]
-            elif message["type"] == "http.response.body" and message.get("body"):
-                if record["ttfb_ms"] is None:
+            elif message["type"] == "http.response.body" and (body := message.get("body")):
+                if record["ttfb_ms"] is None and body not in NOT_CONTENT:
                     record["ttfb_ms"] = _ms_since(started)
-                record["bytes"] += len(message["body"])
+                record["bytes"] += len(body)
             await send(message)
 
         try:
@@ -46,23 +64,20 @@ class AccessLog:
             "status": status,
             "session_id": state.get("session_id"),
             "backend": self.backend,
-            "ttfb_ms": record["ttfb_ms"],
-            "bytes": record["bytes"],
-            "events": state.get("events", 0),
-            "duration_ms": _ms_since(started),
-            "outcome": state.get("outcome") or _outcome_of(status),
+            "outcome": metrics.outcome_of(state.get("outcome"), status),
+            metrics.TIME_TO_FIRST_BYTE: record["ttfb_ms"],
+            metrics.DURATION: _ms_since(started),
+            metrics.BYTES: record["bytes"],
+            metrics.EVENTS: state.get("events", 0),
+            **metrics.token_counts(state.get("usage")),
         }
         if "opened" in state:  # "in_grace": today's answer; "committed": 200 and SSE before the upstream opened
             line["opened"] = state["opened"]
         if "error" in state:
             line["error"] = state["error"]
+        if scope["method"] in METERED_METHODS:
+            line = metrics.embed(line, self.namespace)
         print(json.dumps(line, separators=(",", ":")), file=self.stream or sys.stdout, flush=True)
-
-
-def _outcome_of(status: int | None) -> str:
-    if status is None or status >= 500:
-        return "error"
-    return "ok" if status < 400 else "rejected"
 
 
 def _ms_since(started: float) -> float:

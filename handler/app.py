@@ -73,7 +73,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HttpError")
         return ApiError(error.status_code, code, str(error.detail)).response(headers=error.headers)
 
-    middleware = [Middleware(AccessLog, backend=backend.name, stream=log_stream)]
+    middleware = [Middleware(AccessLog, backend=backend.name, namespace=settings.metrics_namespace, stream=log_stream)]
     if settings.origin_verify_secret:
         middleware.append(
             Middleware(OriginGuard, header=settings.origin_verify_header, secret=settings.origin_verify_secret)

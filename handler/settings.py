@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
+
+from handler.metrics import DEFAULT_NAMESPACE, NAMESPACE
 
 T = TypeVar("T", int, float)
 
@@ -33,6 +36,7 @@ class Settings:
     body_timeout_seconds: float = 10.0
     # Below Lambda's 1,024 file descriptors, with room for each stream's upstream connection.
     max_connections: int = 512
+    metrics_namespace: str = DEFAULT_NAMESPACE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +58,12 @@ class Settings:
             demo_token_delay=reader.number("DEMO_TOKEN_DELAY", cls.demo_token_delay, low=0, high=10),
             body_timeout_seconds=reader.number("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds, low=0.01, high=900),
             max_connections=reader.integer("MAX_CONNECTIONS", cls.max_connections, low=1, high=100_000),
+            metrics_namespace=reader.pattern(
+                "METRICS_NAMESPACE",
+                NAMESPACE,
+                cls.metrics_namespace,
+                "a CloudWatch namespace (1-255 of A-Z a-z 0-9 space . - _ / # :, not starting with AWS/)",
+            ),
         )
         if backend == "agentcore" and not settings.agent_runtime_arn:
             raise ConfigError("AGENT_RUNTIME_ARN is required when BACKEND=agentcore")
@@ -89,6 +99,12 @@ class _Reader:
         value = self.text(name) or default
         if value not in allowed:
             raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    def pattern(self, name: str, regex: re.Pattern[str], default: str, allowed: str) -> str:
+        value = self.text(name) or default
+        if not regex.match(value):
+            raise ConfigError(f"{name}={value!r} is not {allowed}")
         return value
 
     def number(self, name: str, default: float, *, low: float, high: float) -> float:

@@ -31,7 +31,7 @@ def test_requests_without_the_right_secret_get_403_and_never_reach_the_backend(g
     assert response.status_code == 403
     assert response.json()["error"] == "Forbidden"
     assert backend.opened == []
-    assert access_log.records()[-1]["outcome"] == "forbidden"
+    assert (access_log.records()[-1]["outcome"], access_log.records()[-1]["error"]) == ("refused", "Forbidden")
     assert SECRET not in access_log.getvalue()
 
 

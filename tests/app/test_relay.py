@@ -104,10 +104,10 @@ def test_one_log_line_per_request_with_figures_and_never_the_prompt(serve, acces
     assert ok["session_id"] == session
     assert ok["backend"] == "scripted"
     assert ok["outcome"] == "ok"
-    assert (ok["bytes"], ok["events"]) == (18, 2)
-    assert 0 <= ok["ttfb_ms"] < ok["duration_ms"]
-    assert ok["duration_ms"] >= 50
-    assert (rejected["status"], rejected["outcome"], rejected["error"]) == (400, "rejected", "InvalidJson")
+    assert (ok["Bytes"], ok["Events"]) == (18, 2)
+    assert 0 <= ok["TimeToFirstByte"] < ok["Duration"]
+    assert ok["Duration"] >= 50
+    assert (rejected["status"], rejected["outcome"], rejected["error"]) == (400, "refused", "InvalidJson")
     assert "my secret prompt" not in access_log.getvalue()
 
 
@@ -195,7 +195,7 @@ def test_an_unexpected_failure_before_the_stream_is_a_json_502_with_cors(serve, 
     assert response.status_code == 502
     assert response.json() == {"error": "InternalError", "message": "the upstream could not be started"}
     assert response.headers["access-control-allow-origin"] == "*"
-    assert access_log.records()[-1]["outcome"] == "error"
+    assert access_log.records()[-1]["outcome"] == "upstream_error"
 
 
 def test_a_client_that_leaves_before_the_first_byte_cancels_the_pending_upstream_call(serve, access_log):

@@ -75,3 +75,15 @@ def test_a_bad_value_is_refused_with_one_line_naming_it(env, message):
 def test_an_unset_grace_never_outlasts_a_short_heartbeat():
     assert Settings.from_env({"HEARTBEAT_SECONDS": "1"}).open_grace_seconds == 0.5
     assert Settings.from_env({"HEARTBEAT_SECONDS": "1", "OPEN_GRACE_SECONDS": "0"}).open_grace_seconds == 0
+
+
+def test_metrics_go_to_the_streamgate_namespace_unless_told_otherwise():
+    assert Settings.from_env({}).metrics_namespace == "streamgate"
+    assert Settings.from_env({"METRICS_NAMESPACE": "acme/streamgate-prod"}).metrics_namespace == "acme/streamgate-prod"
+
+
+@pytest.mark.parametrize("namespace", ["AWS/Lambda", ":leading-colon", "x" * 256, "naïve", "tab\there"])
+def test_a_namespace_cloudwatch_would_refuse_stops_the_app_at_start_up(namespace):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"METRICS_NAMESPACE": namespace})
+    assert str(refused.value).startswith(f"METRICS_NAMESPACE={namespace!r} is not a CloudWatch namespace")
