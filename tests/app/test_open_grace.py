@@ -86,7 +86,7 @@ def test_a_slow_upstream_gets_a_committed_stream_the_edge_never_times_out(throug
     assert set(keep_alives) == {b": keep-alive"}
     assert 2 <= len(keep_alives) <= opening / HEARTBEAT + 1
     record = access_log.records()[-1]
-    assert (record["opened"], record["outcome"], record["events"]) == ("committed", "ok", 1)
+    assert (record["opened"], record["outcome"], record["Events"]) == ("committed", "ok", 1)
 
 
 def test_a_refusal_after_the_commit_arrives_as_an_error_event_and_the_stream_ends_cleanly(through_gateway, access_log):
