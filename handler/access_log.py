@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handler import metrics
+from handler.errors import request_id
 from handler.relay import OPENING
 from handler.sse import KEEP_ALIVE, KEEP_ALIVE_LINE
 
@@ -75,6 +76,10 @@ class AccessLog:
             line["opened"] = state["opened"]
         if "error" in state:
             line["error"] = state["error"]
+        # What the client was not told, under the id it was given.
+        line["request_id"] = request_id(scope)
+        if "error_detail" in state:
+            line["error_detail"] = state["error_detail"]
         if scope["method"] in METERED_METHODS:
             line = metrics.embed(line, self.namespace)
         print(json.dumps(line, separators=(",", ":")), file=self.stream or sys.stdout, flush=True)

@@ -60,8 +60,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
 
     async def api_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
-        request.state.error = error.code
-        return error.response(headers=cors)
+        return error.response(headers=cors, scope=request.scope)
 
     async def client_gone(request: Request, error: Exception) -> Response:
         request.state.outcome = "client_gone"
@@ -71,7 +70,8 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HttpError")
-        return ApiError(error.status_code, code, str(error.detail)).response(headers=error.headers)
+        refusal = ApiError(error.status_code, code, str(error.detail))
+        return refusal.response(headers=error.headers, scope=request.scope)
 
     middleware = [Middleware(AccessLog, backend=backend.name, namespace=settings.metrics_namespace, stream=log_stream)]
     if settings.origin_verify_secret:

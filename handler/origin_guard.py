@@ -20,8 +20,7 @@ class OriginGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in OPEN_PATHS and not self._verified(scope):
-            scope.setdefault("state", {})["error"] = "Forbidden"
-            response = ApiError(403, "Forbidden", "requests must come through the API").response()
+            response = ApiError(403, "Forbidden", "requests must come through the API").response(scope=scope)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -24,7 +24,7 @@ import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from starlette.types import Receive, Scope, Send
 
-from handler import sse
+from handler import errors, sse
 from handler.errors import ApiError, from_upstream
 from handler.upstream import Upstream, UpstreamError
 
@@ -58,6 +58,7 @@ class RelayResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["events"] = 0
+        errors.request_id(scope)
         opened: list[Upstream] = []  # filled by the pump, so the upstream is closed however we end
         try:
             async with anyio.create_task_group() as group:
@@ -83,8 +84,7 @@ class RelayResponse:
                 first = await handover.receive()
             state["opened"] = "committed" if first is None else "in_grace"
             if isinstance(first, ApiError):
-                state["error"] = first.code
-                await first.response(headers=self.error_headers)(scope, receive, send)
+                await first.response(headers=self.error_headers, scope=scope)(scope, receive, send)
                 return
             media_type = first.media_type if isinstance(first, Upstream) else sse.MEDIA_TYPE
             # Committed before the upstream said what it sends: every backend's upstream is SSE.
@@ -96,10 +96,10 @@ class RelayResponse:
         try:
             return await self.open_upstream()
         except UpstreamError as failure:
-            raise from_upstream(failure.code, failure.message) from failure
+            raise from_upstream(failure) from failure
         except Exception as error:
             log.exception("the upstream could not be opened")
-            raise ApiError(502, "InternalError", "the upstream could not be started") from error
+            raise ApiError(502, "InternalError", "the upstream could not be started", detail=repr(error)) from error
 
     async def _watch_disconnect(self, receive: Receive, scope: anyio.CancelScope, state: dict) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -124,15 +124,16 @@ class RelayResponse:
                         await handover.send(chunk)
             except UpstreamError as failure:
                 await self._fail(handover, state, failure)
-            except Exception:
+            except Exception as error:
                 log.exception("the upstream failed mid-stream")
-                await self._fail(handover, state, UpstreamError("InternalError", "the stream failed"))
+                await self._fail(handover, state, UpstreamError("InternalError", "the stream failed", repr(error)))
 
     @staticmethod
     async def _fail(handover: ObjectSendStream[Handover], state: dict, failure: UpstreamError) -> None:
         """What was sent stays sent; the writer tells the client why the answer stops here."""
         state["outcome"] = "upstream_error"
         state["error"] = failure.code
+        state["error_detail"] = failure.detail or f"{failure.code}: {failure.message}"
         log.warning("upstream failed mid-stream: %s", failure.code)
         await handover.send(failure)
 
@@ -158,9 +159,9 @@ class RelayResponse:
             elif isinstance(item, ApiError | UpstreamError):
                 if isinstance(item, ApiError):  # refused after the commit: too late for its status
                     state["outcome"] = "upstream_error"
-                    state["error"] = item.code
+                    errors.remember(state, item.code, item.detail)
                 # The failure may have cut an event short: end it, so the error arrives as its own event.
-                chunk = position.end_event() + sse.event({"error": item.code, "message": item.message}, "error")
+                chunk = position.end_event() + sse.event(_error_event(item, state), "error")
             else:
                 chunk = item
                 state["events"] = position.feed(chunk)
@@ -168,6 +169,12 @@ class RelayResponse:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         state["complete"] = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _error_event(failure: ApiError | UpstreamError, state: dict) -> dict[str, str]:
+    """An ApiError's message is the client's already; an UpstreamError's is redacted first."""
+    message = failure.message if isinstance(failure, ApiError) else errors.public_message(failure)
+    return {"error": failure.code, "message": message, "request_id": state["request_id"]}
 
 
 class SsePosition:

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 
 class UpstreamError(Exception):
-    """The upstream failed; `code` is its error code (e.g. botocore's `Error.Code`)."""
+    """The upstream failed; `code` is its error code (e.g. botocore's `Error.Code`), `message` what the
+    client may be told (redacted before it is), `detail` what only the access log gets."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.detail = detail
 
 
 async def _nothing_to_close() -> None:

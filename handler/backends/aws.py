@@ -24,6 +24,8 @@ from handler.upstream import Upstream, UpstreamError
 # Each call waiting for an answer's first byte holds a thread; anyio's default pool of 40 would make
 # the 41st concurrent stream wait for someone else's agent.
 MAX_CONCURRENT_CALLS = 256
+# What a client is told when AWS cannot be reached; the reason (endpoint URL and all) is for the log.
+UNREACHABLE = "the upstream could not be reached"
 _CALLS = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="aws-call")
 
 
@@ -46,7 +48,7 @@ class Client:
         try:
             client = await asyncio.wrap_future(self._made)
         except Exception as error:
-            raise UpstreamError("UpstreamUnavailable", f"no AWS client: {error}") from error
+            raise UpstreamError("UpstreamUnavailable", UNREACHABLE, f"no AWS client: {error!r}") from error
         from botocore.exceptions import BotoCoreError, ClientError
 
         pending = _CALLS.submit(partial(getattr(client, operation), **kwargs))
@@ -58,7 +60,7 @@ class Client:
         except ClientError as error:
             raise upstream_error(error) from error
         except BotoCoreError as error:
-            raise UpstreamError("UpstreamUnavailable", str(error)) from error
+            raise UpstreamError("UpstreamUnavailable", UNREACHABLE, repr(error)) from error
 
     def _make(self, service: str) -> None:
         try:
@@ -89,7 +91,8 @@ def _discard_result(discard: Callable[[Any], object], done: concurrent.futures.F
 def upstream_error(error: Any) -> UpstreamError:
     """A botocore `ClientError` (an `EventStreamError` too) as the upstream's code and message."""
     details = error.response.get("Error", {})
-    return UpstreamError(details.get("Code") or "UpstreamError", details.get("Message") or str(error))
+    message = details.get("Message") or "the upstream failed"
+    return UpstreamError(details.get("Code") or "UpstreamError", message, str(error))
 
 
 def threaded_body(read1: Callable[[int], bytes], raw: Any, media_type: str) -> Upstream:
@@ -142,7 +145,7 @@ async def _with_upstream_errors(chunks: AsyncIterator[bytes]) -> AsyncIterator[b
     except ClientError as error:  # e.g. an exception event in a model's event stream
         raise upstream_error(error) from error
     except Exception as error:  # urllib3's ProtocolError, a reset socket, a read cut off by close()
-        raise UpstreamError("UpstreamInterrupted", f"the upstream stream broke: {error}") from error
+        raise UpstreamError("UpstreamInterrupted", "the upstream's answer broke off", repr(error)) from error
 
 
 async def close_raw(raw: Any) -> None:

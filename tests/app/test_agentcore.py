@@ -13,6 +13,7 @@ import pytest
 
 from handler.backends.agentcore import AgentCoreBackend
 from handler.backends.aws import socket_of
+from tests.app.expect import without_request_id
 from tests.fakes import FakeAgentCore, Pause
 from tests.fakes.agentcore import error, json_answer, sse, sse_event
 from tests.loopback import eventually, serve_process, timed_chunks
@@ -81,7 +82,7 @@ def test_agent_errors_before_the_stream_become_the_matching_status(fake, app, co
     fake.respond_with(error(code, f"{code} from the fake"))
     response = httpx.post(app + "/invoke", json={"prompt": "q"})
     assert response.status_code == status
-    assert response.json() == {"error": code, "message": f"{code} from the fake"}
+    assert without_request_id(response.json()) == {"error": code, "message": f"{code} from the fake"}
 
 
 def test_a_connection_broken_mid_stream_ends_with_an_error_event_after_what_was_sent(fake, app):
@@ -146,15 +147,20 @@ def test_python_m_handler_reaches_agentcore_through_the_endpoint_variable(fake):
     assert fake.last.request.params["agentRuntimeArn"] == ARN
 
 
-def test_a_client_that_cannot_be_made_answers_502_with_the_reason(serve, monkeypatch):
+def test_a_client_that_cannot_be_made_answers_502_and_logs_the_reason(serve, monkeypatch, access_log):
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     with serve(AgentCoreBackend(ARN)) as base:
         response = httpx.post(base + "/invoke", json={"prompt": "q"})
     assert response.status_code == 502
-    assert response.json()["error"] == "UpstreamUnavailable"
-    assert "region" in response.json()["message"].lower()
+    assert without_request_id(response.json()) == {
+        "error": "UpstreamUnavailable",
+        "message": "the upstream could not be reached",
+    }
+    (line,) = access_log.records()
+    assert line["request_id"] == response.json()["request_id"]
+    assert "region" in line["error_detail"].lower()
 
 
 def test_an_answer_that_comes_after_the_client_left_is_closed_at_once(fake, app):

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from handler.backends.bedrock import BedrockBackend
+from tests.app.expect import without_request_id
 from tests.fakes import FakeBedrockRuntime, Pause, eventstream
 from tests.fakes.bedrock import converse, error, frames
 from tests.loopback import serve_process, timed_chunks
@@ -33,7 +34,8 @@ def events_of(body: bytes) -> list[tuple[str | None, dict]]:
     events = []
     for block in body.decode().split("\n\n")[:-1]:
         fields = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((fields.get("event"), json.loads(fields["data"])))
+        data = json.loads(fields["data"])
+        events.append((fields.get("event"), without_request_id(data) if fields.get("event") == "error" else data))
     return events
 
 
@@ -83,7 +85,7 @@ def test_deltas_reach_the_client_as_the_model_emits_them(fake, app):
 def test_model_errors_before_the_stream_become_the_matching_status(fake, app, code, status):
     fake.respond_with(error(code, "nope"))
     response = httpx.post(app + "/invoke", json={"prompt": "q"})
-    assert (response.status_code, response.json()) == (status, {"error": code, "message": "nope"})
+    assert (response.status_code, without_request_id(response.json())) == (status, {"error": code, "message": "nope"})
 
 
 def test_an_exception_event_mid_stream_ends_with_an_error_event_after_the_deltas(fake, app):

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from handler.contract import SESSION_ID
+from tests.app.expect import without_request_id
 from tests.app.scripted import ScriptedBackend, Send
 
 SESSION = "session-0123456789abcdef0123456789abcdef"
@@ -98,7 +99,7 @@ def test_a_chunked_body_gets_413_as_soon_as_it_passes_the_limit_without_waiting_
     with serve(backend, max_body_bytes=4096) as base:
         status, error = send_partially(base, "Transfer-Encoding: chunked", first_part)
     assert status == 413
-    assert error == {"error": "PayloadTooLarge", "message": "the body exceeds 4096 bytes"}
+    assert without_request_id(error) == {"error": "PayloadTooLarge", "message": "the body exceeds 4096 bytes"}
 
 
 def test_a_body_at_the_limit_is_accepted(serve, backend):

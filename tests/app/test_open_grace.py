@@ -15,6 +15,7 @@ import pytest
 
 from handler.backends.agentcore import AgentCoreBackend
 from handler.upstream import UpstreamError
+from tests.app.expect import without_request_id
 from tests.app.scripted import Pause, ScriptedBackend, Send
 from tests.fakes import FakeAgentCore
 from tests.fakes.agentcore import sse, sse_event
@@ -62,7 +63,7 @@ def test_a_refusal_within_the_grace_keeps_its_status_and_json_error(through_gate
     backend = ScriptedBackend([], refuse=UpstreamError(code, "no"), open_delay=GRACE / 3)
     with through_gateway(backend) as gateway:
         response = httpx.post(gateway.url + "/invoke", json=PROMPT)
-    assert (response.status_code, response.json()) == (status, {"error": code, "message": "no"})
+    assert (response.status_code, without_request_id(response.json())) == (status, {"error": code, "message": "no"})
     record = access_log.records()[-1]
     assert (record["opened"], record["error"]) == ("in_grace", code)
 
@@ -99,7 +100,8 @@ def test_a_refusal_after_the_commit_arrives_as_an_error_event_and_the_stream_end
     assert before[0] == b": opening"
     name, data = last.split(b"\n")
     assert name == b"event: error"
-    assert json.loads(data.removeprefix(b"data: ")) == {"error": "ThrottlingException", "message": "slow down"}
+    error = without_request_id(json.loads(data.removeprefix(b"data: ")))
+    assert error == {"error": "ThrottlingException", "message": "slow down"}
     record = access_log.records()[-1]
     assert (record["opened"], record["outcome"], record["error"]) == (
         "committed",
@@ -112,7 +114,7 @@ def test_an_unexpected_failure_to_open_after_the_commit_is_an_internal_error_eve
     backend = ScriptedBackend([], refuse=KeyError("response"), open_delay=GRACE * 2)
     with through_gateway(backend) as gateway:
         body = httpx.post(gateway.url + "/invoke", json=PROMPT).content
-    assert json.loads(body.split(b"event: error\ndata: ")[1]) == {
+    assert without_request_id(json.loads(body.split(b"event: error\ndata: ")[1])) == {
         "error": "InternalError",
         "message": "the upstream could not be started",
     }

@@ -10,6 +10,7 @@ import pytest
 
 from handler.relay import SsePosition
 from handler.upstream import UpstreamError
+from tests.app.expect import without_request_id
 from tests.app.scripted import Crash, Fail, Pause, ScriptedBackend, Send
 from tests.loopback import eventually, timed_chunks
 
@@ -54,7 +55,8 @@ def test_a_mid_stream_failure_keeps_what_was_sent_then_ends_with_an_error_event(
     assert events[:2] == [b"data: one", b"data: two"]
     name, data = events[2].split(b"\n")
     assert name == b"event: error"
-    assert json.loads(data.removeprefix(b"data: ")) == {"error": "ThrottlingException", "message": "it broke"}
+    error = without_request_id(json.loads(data.removeprefix(b"data: ")))
+    assert error == {"error": "ThrottlingException", "message": "it broke"}
     assert events[3:] == [b""]
     assert backend.closed_at, "the upstream was closed"
     assert access_log.records()[-1]["outcome"] == "upstream_error"
@@ -74,7 +76,7 @@ def test_a_failure_before_the_stream_maps_to_a_status_and_json_error(serve):
         backend = ScriptedBackend([], refuse=UpstreamError(code, f"{code} happened"))
         with serve(backend) as base:
             response = httpx.post(base + "/invoke", json=PROMPT)
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, without_request_id(response.json())) == (
             status,
             {"error": code, "message": f"{code} happened"},
         )
@@ -181,7 +183,7 @@ def test_an_unexpected_failure_mid_stream_still_ends_the_response_cleanly_with_a
         response = httpx.post(base + "/invoke", json=PROMPT)
     assert response.status_code == 200
     assert response.content.startswith(b"data: one\n\nevent: error\ndata: ")
-    assert json.loads(response.content.split(b"data: ")[-1]) == {
+    assert without_request_id(json.loads(response.content.split(b"data: ")[-1])) == {
         "error": "InternalError",
         "message": "the stream failed",
     }
@@ -193,7 +195,10 @@ def test_an_unexpected_failure_before_the_stream_is_a_json_502_with_cors(serve, 
     with serve(backend) as base:
         response = httpx.post(base + "/invoke", json=PROMPT)
     assert response.status_code == 502
-    assert response.json() == {"error": "InternalError", "message": "the upstream could not be started"}
+    assert without_request_id(response.json()) == {
+        "error": "InternalError",
+        "message": "the upstream could not be started",
+    }
     assert response.headers["access-control-allow-origin"] == "*"
     assert access_log.records()[-1]["outcome"] == "upstream_error"
 
