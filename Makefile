@@ -52,11 +52,23 @@ bench: .venv/.synced ## relay lag, throughput, memory, cold start and concurrenc
 plan: .venv/.synced ## print the resources the program would register for STACK, offline (mocked AWS)
 	$(RUN) python -m infra.plan $(STACK)
 
-preview: .venv/.synced ## pulumi preview for STACK (needs the Pulumi CLI and AWS credentials)
-	@command -v pulumi >/dev/null || { echo "make preview: the pulumi CLI is not installed (https://www.pulumi.com/docs/install/)" >&2; exit 127; }
-	pulumi preview --stack $(STACK) --diff
+# Pulumi.yaml says `toolchain: uv`, so the CLI runs `uv` from PATH: hand it the uv this Makefile uses, which may
+# be the private copy in .tools/bin that nothing else has on PATH.
+PULUMI := PATH="$(patsubst %/,%,$(dir $(UV))):$$PATH" pulumi
+# What preview and up need: the CLI, and Docker (with buildx for the default imageBuilder, docker-build). Both
+# build the image: docker-build builds on preview too.
+define deploy_tools
+	@command -v pulumi >/dev/null || { echo "make $@: the pulumi CLI is not installed (https://www.pulumi.com/docs/install/)" >&2; exit 127; }
+	@command -v docker >/dev/null || { echo "make $@: docker is needed to build the handler image" >&2; exit 127; }
+	@grep -qsE '^[[:space:]]*streamgate:imageBuilder:[[:space:]]*docker[[:space:]]*$$' Pulumi.$(STACK).yaml \
+	  || docker buildx version >/dev/null 2>&1 \
+	  || { echo "make $@: the default imageBuilder (docker-build) needs Docker with buildx: docker buildx version failed" >&2; exit 127; }
+endef
 
-up: .venv/.synced ## pulumi up for STACK (needs the Pulumi CLI, Docker and AWS credentials)
-	@command -v pulumi >/dev/null || { echo "make up: the pulumi CLI is not installed (https://www.pulumi.com/docs/install/)" >&2; exit 127; }
-	@command -v docker >/dev/null || { echo "make up: docker is needed to build the handler image" >&2; exit 127; }
-	pulumi up --stack $(STACK)
+preview: .venv/.synced ## pulumi preview for STACK (needs the Pulumi CLI, Docker with buildx and AWS credentials)
+	$(deploy_tools)
+	$(PULUMI) preview --stack $(STACK) --diff
+
+up: .venv/.synced ## pulumi up for STACK (needs the Pulumi CLI, Docker with buildx and AWS credentials)
+	$(deploy_tools)
+	$(PULUMI) up --stack $(STACK)

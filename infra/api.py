@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from infra.account import Account
 from infra.config import Settings
 from infra.function import StreamingFunction
-from infra.modes import AWS_PROXY, ORIGIN_VERIFY_HEADER, aws_proxy_uri, function_url_uri
+from infra.modes import ORIGIN_VERIFY_HEADER, function_url_uri
 
 ROUTE = "invoke"
 # Preflight goes to the app too, so its CORS answer has one author (handler/app.py).
@@ -37,15 +37,15 @@ def integration_args(
     settings: Settings, verb: str, function: StreamingFunction, account: pulumi.Output[Account]
 ) -> dict[str, pulumi.Input]:
     """How API Gateway reaches the function for `verb`, for the configured mode."""
-    mode = settings.integration
+    delivery = settings.delivery
     common: dict[str, pulumi.Input] = {
-        "type": mode.integration_type,
-        "response_transfer_mode": settings.response_transfer_mode,
+        "type": delivery.integration.integration_type,
+        "response_transfer_mode": delivery.transfer.name,
         "timeout_milliseconds": settings.integration_timeout_ms,
     }
-    if mode is AWS_PROXY:
+    if delivery.invokes_lambda_api:
         uri = pulumi.Output.all(account, function.function.arn).apply(
-            lambda values: aws_proxy_uri(values[0].partition, values[0].region, values[1])
+            lambda values: delivery.lambda_uri(values[0].partition, values[0].region, values[1])
         )
         # Lambda's invoke API is always a POST, whatever the client's verb.
         return {**common, "integration_http_method": "POST", "uri": uri}
@@ -123,7 +123,7 @@ class StreamingApi(pulumi.ComponentResource):
         shaping += self._cors_on_gateway_errors(name, settings, api, child)
         shape["cors_allow_origin"] = settings.cors_allow_origin
 
-        if settings.integration is AWS_PROXY:
+        if settings.delivery.invokes_lambda_api:
             aws.lambda_.Permission(
                 f"{name}-invoke",
                 function=function.function.name,

@@ -7,18 +7,25 @@ the value and what is allowed; `ConfigError` is a `pulumi.RunError`, which Pulum
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 
 from handler.settings import BACKENDS as APP_BACKENDS
-from infra.modes import MODES, IntegrationMode
+from infra import modes
+from infra.config_reference import load_schema
+from infra.modes import MODES, Delivery, IntegrationMode
 
 PROJECT = "streamgate"
 
-TRANSFER_MODES = ("STREAM", "BUFFERED")
+TRANSFER_MODES = tuple(modes.TRANSFER_MODES)
+# docker-build: pulumi-docker-build (BuildKit through buildx); docker: pulumi-docker's classic docker.Image.
+IMAGE_BUILDERS = ("docker-build", "docker")
 # The app decides which backends exist; the stack can only choose among them.
 BACKENDS = APP_BACKENDS
 ARCHITECTURES = ("arm64", "x86_64")
@@ -27,9 +34,6 @@ ENDPOINT_TYPES = ("REGIONAL", "EDGE")
 # The only values CloudWatch Logs accepts for retentionInDays.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
 
-BUFFERED_TIMEOUT_QUOTA_MS = 29_000  # above this BUFFERED needs a service-quota increase
-BUFFERED_TIMEOUT_MAX_MS = 300_000
-STREAM_TIMEOUT_MAX_MS = 900_000
 # Idle connections are cut after this long without a byte; the heartbeat has to beat it.
 IDLE_TIMEOUT_SECONDS = {"REGIONAL": 300, "EDGE": 30}
 
@@ -59,6 +63,7 @@ KEYS = (
     "wafWebAclArn",
     "domainName",
     "certificateArn",
+    "imageBuilder",
 )
 
 AGENT_RUNTIME_ARN_SHAPE = "arn:<partition>:bedrock-agentcore:<region>:<account>:runtime/<id>"
@@ -78,7 +83,8 @@ WAF_WEB_ACL_ARN = re.compile(rf"^arn:{_PARTITION}:wafv2:{_REGION}:\d{{12}}:regio
 CERTIFICATE_ARN = re.compile(rf"^arn:{_PARTITION}:acm:({_REGION}):\d{{12}}:certificate/[0-9a-f-]+$")
 DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-QUALIFIER = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# AgentCore's endpoint-name rule (CreateAgentRuntimeEndpoint `name`, botocore's bedrock-agentcore-control model).
+QUALIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 ORIGIN = re.compile(r"^(?:\*|https?://[A-Za-z0-9.-]+(?::\d{1,5})?)$")
 
 
@@ -114,6 +120,12 @@ class Settings:
     waf_web_acl_arn: str | None
     domain_name: str | None
     certificate_arn: str | None
+    image_builder: str
+
+    @property
+    def delivery(self) -> Delivery:
+        """Everything the integration and the transfer mode imply (URI, adapter and URL invoke modes)."""
+        return modes.derive(self.integration, modes.TRANSFER_MODES[self.response_transfer_mode])
 
     @property
     def platform(self) -> str:
@@ -132,11 +144,8 @@ class Settings:
                 "endpointType=EDGE: CloudFront cuts a stream after 30 s without a byte; only the "
                 f"{self.heartbeat_seconds} s heartbeat keeps long answers alive (REGIONAL allows 5 min)"
             )
-        if self.response_transfer_mode == "BUFFERED":
-            notes.append(
-                "responseTransferMode=BUFFERED: API Gateway holds the whole answer and sends it at the end; "
-                "kept only to compare with STREAM"
-            )
+        if self.delivery.transfer.warning:
+            notes.append(self.delivery.transfer.warning)
         if self.integration_timeout_ms > self.timeout * 1000:
             notes.append(
                 f"integrationTimeoutMs={self.integration_timeout_ms} outlasts the function's "
@@ -147,17 +156,48 @@ class Settings:
 
 def load_settings() -> Settings:
     """The settings of the running stack; logs what deserves a warning."""
+    refuse_unknown_keys(configured_keys(), load_schema())
     config = pulumi.Config(PROJECT)
-    settings = parse_settings({key: config.get(key) for key in KEYS}, stack=pulumi.get_stack())
+    settings = parse_settings({key: config.get(key) for key in KEYS}, stack=pulumi.get_stack(), region=stack_region())
     for note in settings.warnings():
         pulumi.log.warn(note)
     return settings
 
 
-def parse_settings(values: Mapping[str, str | None], stack: str) -> Settings:
-    """Validate raw config strings (as Pulumi hands them over) into Settings, or raise ConfigError."""
+def configured_keys() -> set[str]:
+    """Every config key the CLI handed the program (all namespaces), as the SDK holds them."""
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+
+
+def stack_region() -> str | None:
+    """The region the AWS provider deploys to, as far as config and environment tell before any call."""
+    return pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def refuse_unknown_keys(keys: Iterable[str], known: Collection[str]) -> None:
+    """A key in this project's namespace that the schema does not declare would silently fall back to its default."""
+    by_lower = {key.lower(): key for key in known}
+    problems = []
+    for full_key in sorted(keys):
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT or key in known:
+            continue
+        nearest = difflib.get_close_matches(key.lower(), list(by_lower), n=1)
+        hint = f" (did you mean {by_lower[nearest[0]]}?)" if nearest else ""
+        problems.append(f"{full_key} is not a setting of this project{hint}")
+    if problems:
+        raise ConfigError("; ".join(problems) + "; the settings are declared in Pulumi.yaml")
+
+
+def parse_settings(values: Mapping[str, str | None], stack: str, region: str | None = None) -> Settings:
+    """Validate raw config strings (as Pulumi hands them over) into Settings, or raise ConfigError.
+
+    `region` is the stack's AWS region where known; without it the regional-certificate check is skipped.
+    """
     read = _Reader(values)
+    integration = MODES[read.choice("integration", tuple(MODES))]
     transfer_mode = read.choice("responseTransferMode", TRANSFER_MODES)
+    delivery = modes.derive(integration, modes.TRANSFER_MODES[transfer_mode])
     allow_long_buffered = read.flag("allowLongBufferedTimeout")
     backend = read.choice("backend", BACKENDS)
     timeout = read.integer("timeout", 1, 900)
@@ -170,21 +210,26 @@ def parse_settings(values: Mapping[str, str | None], stack: str) -> Settings:
     agent_runtime_arn, model_id = _backend_target(read, backend)
     return Settings(
         stack=stack,
-        integration=MODES[read.choice("integration", tuple(MODES))],
+        integration=integration,
         response_transfer_mode=transfer_mode,
         allow_long_buffered_timeout=allow_long_buffered,
         backend=backend,
         agent_runtime_arn=agent_runtime_arn,
-        agent_qualifier=read.optional("agentQualifier", QUALIFIER, "letters, digits, '_' and '-'"),
+        agent_qualifier=read.optional(
+            "agentQualifier", QUALIFIER, "an AgentCore endpoint name: a letter, then up to 47 letters, digits or '_'"
+        ),
         model_id=model_id,
         architecture=read.choice("architecture", ARCHITECTURES),
         memory_size=read.integer("memorySize", 128, 10_240),
         timeout=timeout,
-        integration_timeout_ms=_integration_timeout_ms(read, timeout, transfer_mode, allow_long_buffered),
+        integration_timeout_ms=_integration_timeout_ms(
+            read, timeout, delivery.timeout_limit_ms(endpoint_type, allow_long_buffered)
+        ),
         stage_name=read.pattern("stageName", STAGE_NAME, "1-128 letters, digits, '_' or '-'"),
         endpoint_type=endpoint_type,
         throttle_rate_limit=read.integer("throttleRateLimit", 1, 10_000),
-        throttle_burst_limit=read.integer("throttleBurstLimit", 0, 5_000),
+        # A burst of 0 lets no request through at all.
+        throttle_burst_limit=read.integer("throttleBurstLimit", 1, 5_000),
         api_key_required=read.flag("apiKeyRequired"),
         cors_allow_origin=read.pattern("corsAllowOrigins", ORIGIN, "'*' or one origin like https://app.example.com"),
         log_retention_days=read.one_of_numbers("logRetentionDays", LOG_RETENTION_DAYS),
@@ -203,7 +248,8 @@ def parse_settings(values: Mapping[str, str | None], stack: str) -> Settings:
             "wafWebAclArn", WAF_WEB_ACL_ARN, "a regional WAFv2 web ACL ARN (…:regional/webacl/…)"
         ),
         domain_name=domain_name,
-        certificate_arn=_certificate_arn(read, domain_name, endpoint_type),
+        certificate_arn=_certificate_arn(read, domain_name, endpoint_type, region),
+        image_builder=read.choice("imageBuilder", IMAGE_BUILDERS),
     )
 
 
@@ -226,14 +272,8 @@ def _backend_target(read: _Reader, backend: str) -> tuple[str | None, str | None
     return arn, model_id
 
 
-def _integration_timeout_ms(read: _Reader, timeout: int, transfer_mode: str, allow_long_buffered: bool) -> int:
-    if transfer_mode == "STREAM":
-        high, why = STREAM_TIMEOUT_MAX_MS, "the STREAM maximum"
-    elif allow_long_buffered:
-        high, why = BUFFERED_TIMEOUT_MAX_MS, "the BUFFERED maximum, with a raised quota"
-    else:
-        high = BUFFERED_TIMEOUT_QUOTA_MS
-        why = "the BUFFERED limit without a quota increase; see allowLongBufferedTimeout"
+def _integration_timeout_ms(read: _Reader, timeout: int, limit: tuple[int, str]) -> int:
+    high, why = limit
     # 0 means "as long as the function may run": the API should not give up before the function does.
     raw = read.raw("integrationTimeoutMs")
     if raw in (None, "", "0"):
@@ -247,18 +287,22 @@ def _integration_timeout_ms(read: _Reader, timeout: int, transfer_mode: str, all
     return read.integer("integrationTimeoutMs", 50, high, why=why)
 
 
-def _certificate_arn(read: _Reader, domain_name: str | None, endpoint_type: str) -> str | None:
+def _certificate_arn(read: _Reader, domain_name: str | None, endpoint_type: str, region: str | None) -> str | None:
     arn = read.optional("certificateArn", CERTIFICATE_ARN, "an ACM certificate ARN")
     if (arn is None) != (domain_name is None):
         raise ConfigError(
             f"{PROJECT}:domainName={domain_name or ''!r} and certificateArn={arn or ''!r}: set both or neither"
         )
-    if arn is not None and endpoint_type == "EDGE":
-        region = CERTIFICATE_ARN.match(arn).group(1)  # type: ignore[union-attr]
-        if region != "us-east-1":
-            raise ConfigError(
-                f"{PROJECT}:certificateArn={arn!r} is in {region}; an EDGE endpoint needs a us-east-1 certificate"
-            )
+    if arn is None:
+        return None
+    # ACM certificates are regional: CloudFront (EDGE) reads them from us-east-1, a REGIONAL API from its own region.
+    needed = "us-east-1" if endpoint_type == "EDGE" else region
+    in_region = CERTIFICATE_ARN.match(arn).group(1)  # type: ignore[union-attr]
+    if needed is not None and in_region != needed:
+        raise ConfigError(
+            f"{PROJECT}:certificateArn={arn!r} is in {in_region}; "
+            f"{endpoint_type} endpoints in this stack need a certificate from {needed}"
+        )
     return arn
 
 

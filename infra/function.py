@@ -19,8 +19,8 @@ def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None)
         "CORS_ALLOW_ORIGIN": settings.cors_allow_origin,
         "HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
         "OPEN_GRACE_SECONDS": str(settings.open_grace_seconds),
-        # Lambda Web Adapter must stream, or the function URL and AWS_PROXY both get one buffered blob.
-        "AWS_LWA_INVOKE_MODE": "response_stream",
+        # The adapter's invoke mode must match the Lambda API the integration calls (infra/modes.py).
+        "AWS_LWA_INVOKE_MODE": settings.delivery.adapter_invoke_mode,
     }
     if settings.backend == "agentcore":
         env["AGENT_RUNTIME_ARN"] = settings.agent_runtime_arn  # type: ignore[assignment]
@@ -53,6 +53,7 @@ class StreamingFunction(pulumi.ComponentResource):
         super().__init__("streamgate:index:StreamingFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         mode = settings.integration
+        delivery = settings.delivery
 
         role = self._role(name, settings, account, child)
         self.log_group = aws.cloudwatch.LogGroup(
@@ -82,7 +83,7 @@ class StreamingFunction(pulumi.ComponentResource):
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active" if settings.tracing else "PassThrough"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
         )
-        self.url = self._function_url(name, mode.function_url_auth, child)
+        self.url = self._function_url(name, mode.function_url_auth, delivery.function_url_invoke_mode, child)
         self.register_outputs({"function_arn": self.function.arn, "url": self.url})
 
     def _role(
@@ -108,14 +109,16 @@ class StreamingFunction(pulumi.ComponentResource):
             )
         return role
 
-    def _function_url(self, name: str, auth: str | None, child: pulumi.ResourceOptions) -> pulumi.Output[str] | None:
-        if auth is None:
+    def _function_url(
+        self, name: str, auth: str | None, invoke_mode: str | None, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[str] | None:
+        if auth is None or invoke_mode is None:
             return None
         url = aws.lambda_.FunctionUrl(
             f"{name}-url",
             function_name=self.function.name,
             authorization_type=auth,
-            invoke_mode="RESPONSE_STREAM",
+            invoke_mode=invoke_mode,
             opts=child,
         )
         if auth == "NONE":

@@ -2,7 +2,7 @@
 
 Used by the tests and by `make plan`. Config comes from the same files the CLI reads: Pulumi.yaml defaults,
 then Pulumi.<stack>.yaml, then any overrides. The mocks answer like AWS would (ARNs, URLs, digests), so the
-values flowing between resources have realistic shapes.
+values flowing between resources have realistic shapes, and they refuse what AWS refuses (infra/aws_rules.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import yaml
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.aws_rules import AwsRules, PushedImage
 from infra.config import PROJECT
+from infra.config_reference import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "__main__.py"
@@ -33,7 +35,7 @@ SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 def project_defaults() -> dict[str, Any]:
-    schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    schema = load_schema(ROOT / "Pulumi.yaml")
     return {f"{PROJECT}:{key}": spec["default"] for key, spec in schema.items() if "default" in spec}
 
 
@@ -96,6 +98,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str) -> None:
         self.region = region
         self.resources: list[Registered] = []
+        self.rules = AwsRules()
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
         region, account = self.region, ACCOUNT_ID
@@ -135,6 +138,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         inputs = dict(args.inputs)
+        self.rules.check(args.typ, reveal(inputs))
         resource_id, extra = self._outputs(args.typ, args.name, inputs)
         state = {**inputs, **extra}
         self.resources.append(Registered(args.typ, args.name, inputs, state))
@@ -153,7 +157,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
             }
         if typ == "docker:index/image:Image":
             repository = reveal(inputs["imageName"]).rsplit(":", 1)[0]
-            return repository, {"repoDigest": f"{repository}@sha256:{_fake_hex(typ, repository, 64)}"}
+            digest = f"sha256:{_fake_hex(typ, repository, 64)}"
+            # The Engine API pushes one image manifest for the one platform it built.
+            self.rules.pushed(digest, PushedImage(index=False, platforms=(inputs["build"]["platform"],)))
+            return repository, {"repoDigest": f"{repository}@{digest}"}
+        if typ == "docker-build:index:Image":
+            tag = reveal(inputs["tags"])[0]
+            digest = f"sha256:{_fake_hex(typ, tag, 64)}"
+            platforms = tuple(inputs.get("platforms", ()))
+            # Several platforms push an index; so does `exec` (the buildx CLI adds provenance attestations by
+            # default, pulumi-docker-build's in-process build turns them off: provider/internal/client.go).
+            index = len(platforms) != 1 or bool(inputs.get("exec"))
+            self.rules.pushed(digest, PushedImage(index=index, platforms=platforms))
+            # `ref` is tag@digest (pulumi-docker-build's Image.ref), the form Lambda refuses.
+            return tag, {"digest": digest, "ref": f"{tag}@{digest}", "contextHash": _fake_hex(typ, name, 64)}
         if typ == "aws:iam/role:Role":
             return physical, {"name": physical, "arn": f"arn:aws:iam::{account}:role/{physical}"}
         if typ == "aws:cloudwatch/logGroup:LogGroup":
@@ -172,6 +189,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return physical, {"functionUrl": f"https://{_fake_hex(typ, name, 32)}.lambda-url.{region}.on.aws/"}
         if typ == "aws:apigateway/restApi:RestApi":
             api_id = token[:10]
+            self.rules.rest_api(api_id, reveal(inputs["endpointConfiguration"])["types"])
             return api_id, {
                 "rootResourceId": token[10:20],
                 "executionArn": f"arn:aws:execute-api:{region}:{account}:{api_id}",

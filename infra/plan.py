@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from infra.aws_rules import Refused
 from infra.config import BACKEND_REQUIRES, PROJECT, ConfigError
 from infra.offline import OfflineRun, reveal, run_program, stack_config
 
@@ -86,7 +87,7 @@ def main(argv: list[str]) -> int:
     try:
         filled = placeholders_for(stack, overrides)
         run = run_program(stack, {**overrides, **filled})
-    except (ConfigError, FileNotFoundError) as error:
+    except (ConfigError, Refused, FileNotFoundError) as error:
         print(f"streamgate plan: {error}", file=sys.stderr)
         return 2
     print(render(run, filled))

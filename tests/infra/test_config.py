@@ -5,7 +5,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from infra.config import KEYS, ConfigError, parse_settings
+from infra.config import KEYS, ConfigError, parse_settings, refuse_unknown_keys
+from infra.config_reference import load_schema
 from infra.offline import run_program, stack_config
 from tests.infra.conftest import RUNTIME_ARN
 
@@ -95,14 +96,17 @@ def test_the_stack_offers_exactly_the_backends_the_app_has():
         ("stageName", "v 1", "1-128 letters, digits, '_' or '-'"),
         ("endpointType", "PRIVATE", "one of REGIONAL, EDGE"),
         ("throttleRateLimit", "0", "an integer from 1 to 10000"),
-        ("throttleBurstLimit", "-1", "an integer from 0 to 5000"),
+        ("throttleBurstLimit", "0", "an integer from 1 to 5000"),
         ("apiKeyRequired", "yes", "true or false"),
         ("corsAllowOrigins", "https://a.example, https://b.example", "'*' or one origin"),
         ("logRetentionDays", "10", "one of 1, 3, 5, 7, 14, 30"),
         ("tracing", "on", "true or false"),
         ("heartbeatSeconds", "300", "an integer from 1 to 299 (below the 300 s idle timeout of REGIONAL"),
         ("agentRuntimeArn", "arn:aws:bedrock:us-east-1:123456789012:agent/x", "arn:<partition>:bedrock-agentcore:"),
-        ("agentQualifier", "prod endpoint", "letters, digits, '_' and '-'"),
+        ("agentQualifier", "prod endpoint", "an AgentCore endpoint name"),
+        ("agentQualifier", "prod-endpoint", "a letter, then up to 47 letters, digits or '_'"),
+        ("agentQualifier", "1prod", "a letter, then up to 47 letters, digits or '_'"),
+        ("agentQualifier", "p" * 49, "a letter, then up to 47 letters, digits or '_'"),
         ("modelId", "not a model", "a Bedrock model or inference-profile ID"),
         ("wafWebAclArn", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1", "a regional WAFv2 web ACL ARN"),
         ("domainName", "API.example.com", "a lower-case DNS name"),
@@ -166,7 +170,7 @@ def test_a_custom_domain_needs_its_certificate_and_edge_needs_one_from_us_east_1
     with pytest.raises(ConfigError, match="set both or neither"):
         parse_settings(values(domainName="api.example.com"), stack="dev")
     cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000"
-    with pytest.raises(ConfigError, match="an EDGE endpoint needs a us-east-1 certificate"):
+    with pytest.raises(ConfigError, match="EDGE endpoints in this stack need a certificate from us-east-1"):
         parse_settings(
             values(domainName="api.example.com", certificateArn=cert, endpointType="EDGE", heartbeatSeconds=15),
             stack="dev",
@@ -183,3 +187,76 @@ def test_a_config_error_is_a_pulumi_run_error_so_preview_prints_one_line_without
 def test_the_program_itself_refuses_a_bad_stack_config():
     with pytest.raises(ConfigError, match=r"^streamgate:timeout='0' is not allowed"):
         run_program("dev", {"timeout": 0})
+
+
+def test_an_agent_qualifier_within_the_endpoint_name_rule_is_kept():
+    for qualifier in ("prod", "Prod_v2", "p" * 48):
+        settings = parse_settings(values("prod", agentRuntimeArn=RUNTIME_ARN, agentQualifier=qualifier), stack="prod")
+        assert settings.agent_qualifier == qualifier
+
+
+def test_the_qualifier_rule_is_agentcores_endpoint_name_pattern():
+    import botocore.session
+
+    from infra.config import QUALIFIER
+
+    model = botocore.session.get_session().get_service_model("bedrock-agentcore-control")
+    pattern = model.operation_model("CreateAgentRuntimeEndpoint").input_shape.members["name"].metadata["pattern"]
+    assert QUALIFIER.pattern == f"^{pattern}$"
+
+
+CERT_EU = "arn:aws:acm:eu-west-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000"
+
+
+def test_a_regional_domain_needs_a_certificate_from_the_stacks_region():
+    domain = values(domainName="api.example.com", certificateArn=CERT_EU)
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(domain, stack="dev", region="us-east-1")
+    assert str(refused.value) == (
+        f"streamgate:certificateArn={CERT_EU!r} is in eu-west-1; "
+        "REGIONAL endpoints in this stack need a certificate from us-east-1"
+    )
+    assert parse_settings(domain, stack="dev", region="eu-west-1").certificate_arn == CERT_EU
+
+
+def test_the_program_checks_the_certificate_against_the_stacks_aws_region():
+    with pytest.raises(ConfigError, match="is in eu-west-1; REGIONAL endpoints in this stack need"):
+        run_program("dev", {"domainName": "api.example.com", "certificateArn": CERT_EU})
+    run = run_program("dev", {"domainName": "api.example.com", "certificateArn": CERT_EU, "aws:region": "eu-west-1"})
+    assert run.one("aws:apigateway/domainName:DomainName").inputs["regionalCertificateArn"] == CERT_EU
+
+
+# --- keys the schema does not know -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typo", "nearest"), [("memorysize", "memorySize"), ("backnd", "backend"), ("heartbeatSecond", "heartbeatSeconds")]
+)
+def test_a_misspelt_key_fails_the_program_naming_it_and_the_nearest_setting(typo, nearest):
+    with pytest.raises(ConfigError) as refused:
+        run_program("dev", {typo: "1024"})
+    assert str(refused.value) == (
+        f"streamgate:{typo} is not a setting of this project (did you mean {nearest}?); "
+        "the settings are declared in Pulumi.yaml"
+    )
+
+
+def test_a_key_like_no_setting_is_named_without_a_guess_and_every_unknown_key_is_listed():
+    with pytest.raises(ConfigError) as refused:
+        refuse_unknown_keys({"streamgate:zzz", "streamgate:backnd", "aws:region"}, load_schema())
+    assert str(refused.value) == (
+        "streamgate:backnd is not a setting of this project (did you mean backend?); "
+        "streamgate:zzz is not a setting of this project; the settings are declared in Pulumi.yaml"
+    )
+
+
+def test_other_namespaces_are_not_this_projects_to_judge():
+    refuse_unknown_keys({"aws:region", "aws:profile", "docker-build:host"}, load_schema())
+
+
+def test_the_known_keys_are_whatever_pulumi_yaml_declares(tmp_path):
+    schema = tmp_path / "Pulumi.yaml"
+    schema.write_text("name: streamgate\nruntime: python\nconfig:\n  newSetting:\n    type: string\n    default: x\n")
+    refuse_unknown_keys({"streamgate:newSetting"}, load_schema(schema))
+    with pytest.raises(ConfigError, match=r"streamgate:newSettin is not a setting .*did you mean newSetting"):
+        refuse_unknown_keys({"streamgate:newSettin"}, load_schema(schema))

