@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 from handler import contract
 from handler.access_log import AccessLog
 from handler.backends import Backend, make_backend
-from handler.errors import ApiError, ClientGone
+from handler.errors import ApiError, ClientGone, InternalErrors
 from handler.origin_guard import OriginGuard
 from handler.relay import RelayResponse
 from handler.settings import Settings
@@ -73,7 +73,10 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         refusal = ApiError(error.status_code, code, str(error.detail))
         return refusal.response(headers=error.headers, scope=request.scope)
 
-    middleware = [Middleware(AccessLog, backend=backend.name, namespace=settings.metrics_namespace, stream=log_stream)]
+    middleware = [
+        Middleware(AccessLog, backend=backend.name, namespace=settings.metrics_namespace, stream=log_stream),
+        Middleware(InternalErrors, headers=cors),
+    ]
     if settings.origin_verify_secret:
         middleware.append(
             Middleware(OriginGuard, header=settings.origin_verify_header, secret=settings.origin_verify_secret)

@@ -55,6 +55,8 @@ def parse_invoke(body: bytes) -> InvokeRequest:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "InvalidJson", "the body must be a JSON object") from None
+    except RecursionError:
+        raise ApiError(400, "InvalidJson", "the body is nested too deeply") from None
     if not isinstance(document, dict):
         raise ApiError(400, "InvalidJson", "the body must be a JSON object, not " + type(document).__name__)
     prompt = document.get("prompt")

@@ -8,15 +8,19 @@ from AWS pass through with ARNs, endpoint URLs and account ids redacted.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 
 from starlette.responses import JSONResponse
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from handler.sse import valid_unicode
 from handler.upstream import UpstreamError
 
 REQUEST_CONTEXT_HEADER = b"x-amzn-request-context"
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -105,8 +109,7 @@ _HIDDEN = re.compile(
 
 def redact(text: str) -> str:
     """`text` without endpoint URLs, ARNs or account ids, and encodable (lone surrogates replaced)."""
-    cleaned = _HIDDEN.sub(lambda hit: f"<{hit.lastgroup}>", text)
-    return cleaned.encode("utf-8", "replace").decode("utf-8")
+    return valid_unicode(_HIDDEN.sub(lambda hit: f"<{hit.lastgroup}>", text))
 
 
 def from_upstream(failure: UpstreamError) -> ApiError:
@@ -119,3 +122,32 @@ def from_upstream(failure: UpstreamError) -> ApiError:
 
 def public_message(failure: UpstreamError) -> str:
     return redact(failure.message) or "the upstream failed"
+
+
+class InternalErrors:
+    """Any failure nobody expected, before the response started: a JSON 500 with the CORS headers and
+    the request id, never Starlette's plain-text one; the traceback goes to the function's log."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as error:
+            log.exception("the request failed")
+            if started:
+                raise
+            failure = ApiError(500, "InternalError", "the app failed; the log has the detail", detail=repr(error))
+            await failure.response(self.headers, scope)(scope, receive, send)

@@ -16,6 +16,7 @@ a refusal that comes after the commit arrives as an `event: error`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -70,6 +71,8 @@ class RelayResponse:
                 group.cancel_scope.cancel()
         except* OSError:
             state["outcome"] = "client_gone"
+        except* Exception as crash:
+            await self._crashed(crash.exceptions[0], scope, receive, send, state)
         finally:
             for upstream in opened:
                 with anyio.CancelScope(shield=True):
@@ -88,7 +91,7 @@ class RelayResponse:
                 return
             media_type = first.media_type if isinstance(first, Upstream) else sse.MEDIA_TYPE
             # Committed before the upstream said what it sends: every backend's upstream is SSE.
-            await self._start(media_type, send)
+            await self._start(media_type, send, state)
             state["outcome"] = "ok"
             await self._write(handover, send, state, first=OPENING if first is None else b"")
 
@@ -137,10 +140,28 @@ class RelayResponse:
         log.warning("upstream failed mid-stream: %s", failure.code)
         await handover.send(failure)
 
-    async def _start(self, media_type: str, send: Send) -> None:
+    async def _crashed(self, crash: Exception, scope: Scope, receive: Receive, send: Send, state: dict) -> None:
+        """A bug of ours: the client still gets a JSON 500 or, once streaming, an error event and a
+        properly ended body; the log gets the traceback."""
+        log.error("the relay failed", exc_info=crash)
+        failure = ApiError(500, "InternalError", "the app failed; the log has the detail", detail=repr(crash))
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+            if not state.get("started"):
+                await failure.response(self.error_headers, scope)(scope, receive, send)
+            elif not state.get("complete"):
+                state["outcome"] = "upstream_error"
+                errors.remember(state, failure.code, failure.detail)
+                # Where the stream stood is unknown: a blank line ends any event cut short (and is
+                # ignored between events), so the error arrives as an event of its own.
+                ending = b"\n\n" + sse.event(_error_event(failure, state), "error")
+                await send({"type": "http.response.body", "body": ending, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _start(self, media_type: str, send: Send, state: dict) -> None:
         headers = {**self.headers, "content-type": media_type, "cache-control": "no-cache"}
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+        state["started"] = True
 
     async def _write(self, handover: ObjectReceiveStream[Handover], send: Send, state: dict, first: bytes) -> None:
         position = SsePosition()

@@ -14,4 +14,12 @@ KEEP_ALIVE_LINE = b": keep-alive\n"
 def event(data: Any, name: str | None = None) -> bytes:
     """One SSE event whose `data:` line is `data` as compact JSON."""
     head = f"event: {name}\n" if name else ""
-    return f"{head}data: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return f"{head}data: {valid_unicode(text)}\n\n".encode()
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with any lone surrogate (which UTF-8 cannot encode: JSON's "\\ud800" decodes to one) as U+FFFD."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
