@@ -1,4 +1,5 @@
-"""The ASGI app: `POST /invoke` streams the answer, `GET /healthz` tells the adapter we are ready."""
+"""The ASGI app: `POST /invoke` streams the answer, `GET /healthz` tells the adapter we are ready, and
+`GET /` (with `WEB_UI` on) serves a page that streams answers in a browser."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from handler.access_log import AccessLog
 from handler.backends import Backend, make_backend
 from handler.errors import ApiError, ClientGone, InternalErrors
 from handler.origin_guard import OriginGuard
+from handler.page import serve_page
 from handler.relay import RelayResponse
 from handler.settings import Settings
 
@@ -81,12 +83,15 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         middleware.append(
             Middleware(OriginGuard, header=settings.origin_verify_header, secret=settings.origin_verify_secret)
         )
+    routes = [
+        Route("/invoke", invoke, methods=["POST"]),
+        Route("/invoke", preflight, methods=["OPTIONS"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if settings.web_ui:
+        routes.append(Route("/", serve_page, methods=["GET"]))
     return Starlette(
-        routes=[
-            Route("/invoke", invoke, methods=["POST"]),
-            Route("/invoke", preflight, methods=["OPTIONS"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
+        routes=routes,
         middleware=middleware,
         exception_handlers={ApiError: api_error, ClientGone: client_gone, HTTPException: http_error},
     )

@@ -37,6 +37,8 @@ class Settings:
     # Below Lambda's 1,024 file descriptors, with room for each stream's upstream connection.
     max_connections: int = 512
     metrics_namespace: str = DEFAULT_NAMESPACE
+    # GET / serves the page in handler/web/ (the stack's webUi setting; on for `make local`).
+    web_ui: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +66,7 @@ class Settings:
                 cls.metrics_namespace,
                 "a CloudWatch namespace (1-255 of A-Z a-z 0-9 space . - _ / # :, not starting with AWS/)",
             ),
+            web_ui=reader.flag("WEB_UI", cls.web_ui),
         )
         if backend == "agentcore" and not settings.agent_runtime_arn:
             raise ConfigError("AGENT_RUNTIME_ARN is required when BACKEND=agentcore")
@@ -87,6 +90,9 @@ def _open_grace(reader: _Reader, heartbeat: float) -> float:
     return grace
 
 
+_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
 class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
@@ -106,6 +112,14 @@ class _Reader:
         if not regex.match(value):
             raise ConfigError(f"{name}={value!r} is not {allowed}")
         return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() not in _FLAGS:
+            raise ConfigError(f"{name}={raw!r} is not one of true, false")
+        return _FLAGS[raw.lower()]
 
     def number(self, name: str, default: float, *, low: float, high: float) -> float:
         return self._parsed(name, default, float, "a number", low, high)

@@ -48,7 +48,7 @@ def makefile_targets() -> set[str]:
 def env_names_read_by_the_app() -> set[str]:
     """Variable names the app reads: the settings reader's calls, and os.environ in `python -m handler`."""
     names = set()
-    readers = {"text", "choice", "number", "integer", "pattern"}
+    readers = {"text", "choice", "number", "integer", "pattern", "flag"}
     for path, methods in ((ROOT / "handler" / "settings.py", readers), (ROOT / "handler" / "__main__.py", {"get"})):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods:
@@ -140,11 +140,16 @@ def test_the_app_variables_table_lists_exactly_what_the_app_reads():
     assert set(env_table()) == read
 
 
+def _shown(default: object) -> str:
+    """A default as the README writes it: booleans as the lower-case words the app reads."""
+    return str(default).lower() if isinstance(default, bool) else str(default)
+
+
 def test_the_documented_defaults_are_the_apps():
     fields = {field.name: field.default for field in dataclasses.fields(Settings)}
     main = (ROOT / "handler" / "__main__.py").read_text()
     code_defaults = {
-        name: str(fields[name.lower()]) for name in env_names_read_by_the_app() if name.lower() in fields
+        name: _shown(fields[name.lower()]) for name in env_names_read_by_the_app() if name.lower() in fields
     } | {name: value for name, value in re.findall(r"environ\.get\(\"([A-Z_]+)\", \"([^\"]*)\"\)", main)}
     documented = {name: INLINE.findall(cells[1]) for name, cells in env_table().items()}
     for name, default in code_defaults.items():

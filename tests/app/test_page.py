@@ -1,0 +1,75 @@
+"""`GET /` serves the streaming page: one HTML response with its script inlined, locked down by its own CSP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+import httpx
+import pytest
+
+from handler.settings import ConfigError, Settings
+from tests.app import browser
+from tests.loopback import ROOT
+
+
+def test_the_page_is_one_html_response_with_the_script_inlined_and_no_outside_resources(serve):
+    with serve() as base:
+        page = httpx.get(base + "/")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    html = page.text
+    for hook in ("prompt", "send", "stop", "answer", "ttfb"):
+        assert f'data-testid="{hook}"' in html
+    assert "<!-- app.js -->" not in html
+    assert "new SseParser(" in html
+    # No CDN, no build output: nothing is loaded from anywhere else.
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert not re.search(r"<script[^>]+src=", html)
+
+
+def test_the_content_security_policy_allows_exactly_the_inlined_script_and_style(serve):
+    with serve() as base:
+        page = httpx.get(base + "/")
+    policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+    script = re.search(r"<script>(.*?)</script>", page.text, re.DOTALL).group(1)
+    style = re.search(r"<style>(.*?)</style>", page.text, re.DOTALL).group(1)
+
+    def sha256(text: str) -> str:
+        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == sha256(script)
+    assert policy["style-src"] == sha256(style)
+    assert policy["frame-ancestors"] == "'none'"
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_with_the_web_ui_off_there_is_no_page(serve):
+    with serve(web_ui=False) as base:
+        page = httpx.get(base + "/")
+        assert httpx.get(base + "/healthz").status_code == 200
+    assert page.status_code == 404
+    assert page.json()["error"] == "NotFound"
+
+
+def test_web_ui_is_read_from_the_environment_and_on_by_default():
+    assert Settings.from_env({}).web_ui is True
+    assert Settings.from_env({"WEB_UI": "false"}).web_ui is False
+    assert Settings.from_env({"WEB_UI": "1"}).web_ui is True
+    with pytest.raises(ConfigError, match=r"^WEB_UI='maybe' is not one of true, false$"):
+        Settings.from_env({"WEB_UI": "maybe"})
+
+
+def test_without_chromium_the_browser_tests_report_as_skipped(monkeypatch, tmp_path):
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "no-chromium")
+    with pytest.raises(pytest.skip.Exception, match="chromium is not installed"):
+        next(browser.chromium())
+
+
+def test_ci_installs_debian_chromium_before_it_runs_the_suite():
+    script = (ROOT / ".ci" / "run").read_text()
+    install = script.index("apt-get install -y -qq --no-install-recommends chromium")
+    assert f"[ ! -x {browser.CHROMIUM} ]" in script[:install]
+    assert install < script.index("\nmake test")
