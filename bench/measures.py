@@ -6,7 +6,7 @@ import compileall
 import sysconfig
 from collections.abc import Iterator
 
-from bench import measure
+from bench import first_byte, measure
 from bench.registry import Figure, Measure, Session, Target
 
 # Three rounds where one run on a shared 2-core machine is noisy; the median round is reported.
@@ -49,12 +49,16 @@ def concurrent_streams(session: Session) -> Iterator[Figure]:
     )
 
 
-def cold_start(session: Session) -> Iterator[Figure]:
-    runs = session.options.runs
-    # The image byte-compiles everything at build time (see handler/Dockerfile); do the same here so
-    # cold starts compare like with like even where PYTHONDONTWRITEBYTECODE is set.
+def byte_compile() -> None:
+    """The image byte-compiles everything at build time (see handler/Dockerfile); do the same here so
+    cold starts compare like with like even where PYTHONDONTWRITEBYTECODE is set."""
     for folder in (sysconfig.get_paths()["purelib"], "handler"):
         compileall.compile_dir(folder, quiet=1)
+
+
+def cold_start(session: Session) -> Iterator[Figure]:
+    runs = session.options.runs
+    byte_compile()
     session.progress(f"{runs} cold starts of each kind")
     start = measure.cold_start(session.relay.fake, runs)
     yield Figure("import boto3 (spawn -> exit)", start.import_boto3_ms, "ms")
@@ -63,9 +67,23 @@ def cold_start(session: Session) -> Iterator[Figure]:
     yield Figure("cold spawn -> first streamed byte", start.first_byte_ms, "ms")
 
 
+def first_caller(session: Session) -> Iterator[Figure]:
+    """Issue #8's two cold-start targets: the first caller's wait, against the bare boto3 client's start."""
+    runs = session.options.runs
+    byte_compile()
+    session.progress(f"{runs} cold spawns -> first streamed byte (agentcore), each beside the boto3 baseline")
+    first = first_byte.first_byte(runs)
+    yield Figure("boto3 + bedrock-agentcore client (spawn -> exit)", first.baseline_ms, "ms")
+    yield Figure("agentcore: cold spawn -> first streamed byte", first.spawn_to_first_byte_ms, "ms")
+    yield Figure("cold spawn -> first byte / boto3 client", first.ratio, "x", Target("<=", 1.0))
+    runs_ms = ", ".join(f"{value:g}" for value in first.healthy_to_first_byte_runs)
+    yield Figure("/healthz 200 -> first streamed byte", first.healthy_to_first_byte_ms, "ms", Target("<=", 25), runs_ms)
+
+
 MEASURES: list[Measure] = [
     Measure("forwarding lag", forwarding_lag),
     Measure("relay throughput", throughput),
     Measure("16 concurrent streams", concurrent_streams),
     Measure("cold start", cold_start),
+    Measure("first caller", first_caller),
 ]

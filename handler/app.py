@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import TextIO
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from handler import contract
+from handler import contract, warm_up
 from handler.access_log import AccessLog
 from handler.backends import Backend, make_backend
 from handler.errors import ApiError, ClientGone, InternalErrors
@@ -22,6 +25,9 @@ from handler.origin_guard import OriginGuard
 from handler.page import serve_page
 from handler.relay import RelayResponse
 from handler.settings import Settings
+
+# How long one readiness check waits for the backend before it answers 503 (the adapter asks again).
+HEALTH_WAIT_SECONDS = 1.0
 
 
 def create_app(settings: Settings, backend: Backend | None = None, log_stream: TextIO | None = None) -> ASGIApp:
@@ -58,7 +64,19 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         )
 
     async def healthz(request: Request) -> Response:
+        # Lambda Web Adapter polls this until it answers below 500: a backend still being made holds the
+        # answer (up to HEALTH_WAIT_SECONDS), one that cannot be made fails init (its reason is logged once).
+        problem = "starting"
+        with anyio.move_on_after(HEALTH_WAIT_SECONDS):
+            problem = await backend.ready()
+        if problem is not None:
+            return JSONResponse({"status": "not ready", "backend": backend.name}, status_code=503)
         return JSONResponse({"status": "ok", "backend": backend.name})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        await warm_up.first_request_path()  # before uvicorn serves, so before the first /healthz
+        yield
 
     async def api_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
@@ -93,6 +111,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     return Starlette(
         routes=routes,
         middleware=middleware,
+        lifespan=lifespan,
         exception_handlers={ApiError: api_error, ClientGone: client_gone, HTTPException: http_error},
     )
 

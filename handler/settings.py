@@ -25,6 +25,8 @@ class Settings:
     agent_runtime_arn: str | None = None
     agent_qualifier: str | None = None
     model_id: str | None = None
+    # Handed to the AWS client: botocore reads AWS_DEFAULT_REGION only, a laptop may set AWS_REGION only.
+    aws_region: str | None = None
     max_body_bytes: int = 1024 * 1024
     cors_allow_origin: str = "*"
     heartbeat_seconds: float = 15.0
@@ -51,6 +53,7 @@ class Settings:
             agent_runtime_arn=reader.text("AGENT_RUNTIME_ARN"),
             agent_qualifier=reader.text("AGENT_QUALIFIER"),
             model_id=reader.text("MODEL_ID"),
+            aws_region=reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION"),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1, high=10 * 1024**2),
             cors_allow_origin=reader.text("CORS_ALLOW_ORIGIN") or cls.cors_allow_origin,
             heartbeat_seconds=heartbeat,
@@ -72,7 +75,7 @@ class Settings:
             raise ConfigError("AGENT_RUNTIME_ARN is required when BACKEND=agentcore")
         if backend == "bedrock" and not settings.model_id:
             raise ConfigError("MODEL_ID is required when BACKEND=bedrock")
-        if backend != "demo" and not (reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION")):
+        if backend != "demo" and not settings.aws_region:
             raise ConfigError(f"AWS_REGION is not set (Lambda sets it; export it to run BACKEND={backend} locally)")
         return settings
 

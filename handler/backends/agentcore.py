@@ -14,21 +14,18 @@ from handler.upstream import Upstream
 class AgentCoreBackend:
     name = "agentcore"
 
-    def __init__(self, runtime_arn: str, qualifier: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self, runtime_arn: str, qualifier: str | None = None, client: Any = None, region: str | None = None
+    ) -> None:
         self._runtime_arn = runtime_arn
         self._qualifier = qualifier
-        self._client = aws.Client("bedrock-agentcore", ready=client)
+        self._client = aws.Client("bedrock-agentcore", region, ready=client, warm_up=self._rehearse)
+
+    async def ready(self) -> str | None:
+        return await self._client.ready()
 
     async def open(self, prompt: str, session_id: str) -> Upstream:
-        request: dict[str, Any] = {
-            "agentRuntimeArn": self._runtime_arn,
-            "runtimeSessionId": session_id,
-            "contentType": "application/json",
-            "accept": "text/event-stream, application/json",
-            "payload": json.dumps({"prompt": prompt}).encode(),
-        }
-        if self._qualifier:
-            request["qualifier"] = self._qualifier
+        request = self._request(prompt, session_id)
         response = await self._client.call(
             "invoke_agent_runtime", discard=lambda unread: unread["response"].close(), **request
         )
@@ -39,6 +36,21 @@ class AgentCoreBackend:
         # A non-streaming agent answers once; it still reaches the client as one SSE event so the
         # client reads a single format whichever way the agent answers.
         return Upstream(sse.MEDIA_TYPE, _as_one_event(body.chunks), body.close)
+
+    def _request(self, prompt: str, session_id: str) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "agentRuntimeArn": self._runtime_arn,
+            "runtimeSessionId": session_id,
+            "contentType": "application/json",
+            "accept": "text/event-stream, application/json",
+            "payload": json.dumps({"prompt": prompt}).encode(),
+        }
+        if self._qualifier:
+            request["qualifier"] = self._qualifier
+        return request
+
+    def _rehearse(self, client: Any) -> None:
+        aws.rehearse(client, "invoke_agent_runtime", **self._request("warm-up", "streamgate-warm-up-" + "0" * 20))
 
 
 async def _as_one_event(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

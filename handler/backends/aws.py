@@ -1,8 +1,9 @@
 """What both AWS backends share: a botocore client made off the start-up path, calls that never block
 the event loop, error mapping, and a relay of a blocking body that can be cut off from another thread.
 
-boto3 is imported here only inside functions: importing it is most of a cold start, so the client is
-made on a background thread while the server starts and answers its readiness check.
+botocore is imported here only inside functions: importing it is most of a cold start, so the client is
+made on a background thread while the server starts. botocore rather than boto3: boto3 adds nothing this
+app uses, and importing it (it pulls in s3transfer) costs about as much again.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import select
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +23,8 @@ import anyio
 from handler.body_reader import BodyReader
 from handler.upstream import Upstream, UpstreamError
 
+log = logging.getLogger(__name__)
+
 # Each call waiting for an answer's first byte holds a thread; anyio's default pool of 40 would make
 # the 41st concurrent stream wait for someone else's agent.
 MAX_CONCURRENT_CALLS = 256
@@ -28,16 +32,71 @@ MAX_CONCURRENT_CALLS = 256
 UNREACHABLE = "the upstream could not be reached"
 _CALLS = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="aws-call")
 
+# How many times botocore may send one call. InvokeAgentRuntime is not idempotent (an agent's tools
+# may have side effects): one attempt, whatever fails — botocore's default would send it again on a
+# 5xx, a broken connection or a read timeout, and a stall before the headers would cost 3 x read_timeout.
+# ConverseStream fails on throttling and 5xx before any event is relayed, so retrying it is safe.
+ATTEMPTS = {"bedrock-agentcore": 1, "bedrock-runtime": 3}
+
+
+def client_config(service: str, **overrides: Any) -> Any:
+    """The botocore `Config` for `service`; `overrides` (e.g. a short read_timeout in tests) win."""
+    from botocore.config import Config
+
+    options: dict[str, Any] = {
+        "connect_timeout": 5,
+        # An agent may think for minutes before its first byte; the Lambda's timeout (<= 900 s) bounds it.
+        "read_timeout": 900,
+        "retries": {"mode": "standard", "total_max_attempts": ATTEMPTS[service]},
+        "tcp_keepalive": True,
+        # One pooled connection per concurrent answer (botocore's default of 10 queues the 11th).
+        "max_pool_connections": MAX_CONCURRENT_CALLS,
+        "user_agent_extra": "streamgate",
+        **overrides,
+    }
+    return Config(**options)
+
+
+def make_client(service: str, region: str | None, **overrides: Any) -> Any:
+    """A botocore client for `service` in `region` (botocore alone reads AWS_DEFAULT_REGION, not AWS_REGION)."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    return session.create_client(service, region_name=region, config=client_config(service, **overrides))
+
 
 class Client:
-    """A boto3 client for `service`, either handed in (tests) or being made on a background thread."""
+    """A client for `service`, either handed in (tests) or being made on a background thread.
 
-    def __init__(self, service: str, ready: Any = None) -> None:
+    `warm_up(client)` runs on that thread once the client exists, so work the first request would do
+    (loading the operation's models, resolving credentials) is done before the app says it is ready.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        region: str | None = None,
+        ready: Any = None,
+        warm_up: Callable[[Any], object] | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.service = service
         self._made: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        # Running from the start, so a caller cancelled while waiting for it cannot cancel it for everyone.
+        self._made.set_running_or_notify_cancel()
         if ready is not None:
             self._made.set_result(ready)
         else:
-            threading.Thread(target=self._make, args=(service,), name=f"{service}-client", daemon=True).start()
+            make = partial(self._make, service, region, warm_up, overrides)
+            threading.Thread(target=make, name=f"{service}-client", daemon=True).start()
+
+    async def ready(self) -> str | None:
+        """Wait until the client is made (and warm): None then, or why it could not be made."""
+        try:
+            await asyncio.wrap_future(self._made)
+        except Exception as error:
+            return f"no AWS client for {self.service}: {error}"
+        return None
 
     async def call(self, operation: str, /, *, discard: Callable[[Any], object], **kwargs: Any) -> Any:
         """Run a blocking botocore call off the event loop, mapping its failures to `UpstreamError`.
@@ -62,24 +121,42 @@ class Client:
         except BotoCoreError as error:
             raise UpstreamError("UpstreamUnavailable", UNREACHABLE, repr(error)) from error
 
-    def _make(self, service: str) -> None:
+    def _make(self, service: str, region: str | None, warm_up: Callable[[Any], object] | None, overrides: dict) -> None:
         try:
-            import boto3
-            from botocore.config import Config
-
-            # An agent may think for minutes before its first byte; the Lambda's timeout (<= 900 s) bounds it.
-            config = Config(
-                connect_timeout=5,
-                read_timeout=900,
-                retries={"mode": "standard", "total_max_attempts": 3},
-                tcp_keepalive=True,
-                # One pooled connection per concurrent answer (botocore's default of 10 queues the 11th).
-                max_pool_connections=MAX_CONCURRENT_CALLS,
-                user_agent_extra="streamgate",
-            )
-            self._made.set_result(boto3.client(service, config=config))
-        except Exception as error:  # surfaces on the first call, as a 502 with its reason
+            client = make_client(service, region, **overrides)
+            if warm_up is not None:
+                # On a call thread, so the pool's first thread starts now, not on the first request.
+                _CALLS.submit(warm_up, client).result()
+        except Exception as error:
+            # Loud, once: readiness fails with this reason, so the function's init fails.
+            log.error("streamgate: the %s client could not be made: %s", service, error)
             self._made.set_exception(error)
+        else:
+            self._made.set_result(client)
+
+
+def rehearse(client: Any, operation: str, **params: Any) -> None:
+    """One call of `operation` all the way to the wire and back (parameters validated and serialised,
+    endpoint rules, credentials resolved, the request signed, an answer parsed) with an empty canned
+    200 in place of the network: what the first real call would otherwise load on a user's time."""
+    import urllib3
+    from botocore.awsrequest import AWSResponse
+
+    name = client.meta.method_to_api_mapping[operation]
+    event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{name}"
+
+    def canned(request: Any, **_: Any) -> AWSResponse:
+        raw = urllib3.HTTPResponse(body=b"", status=200, preload_content=False)
+        return AWSResponse(request.url, 200, {}, raw)
+
+    client.meta.events.register(event, canned, unique_id="streamgate-rehearsal")
+    try:
+        answer = getattr(client, operation)(**params)
+    finally:
+        client.meta.events.unregister(event, unique_id="streamgate-rehearsal")
+    for value in answer.values():
+        with contextlib.suppress(Exception):
+            value.close()  # the streaming body (or event stream) of the canned answer
 
 
 def _discard_result(discard: Callable[[Any], object], done: concurrent.futures.Future) -> None:

@@ -13,22 +13,28 @@ from handler.upstream import Upstream, UpstreamError
 class BedrockBackend:
     name = "bedrock"
 
-    def __init__(self, model_id: str, client: Any = None) -> None:
+    def __init__(self, model_id: str, client: Any = None, region: str | None = None) -> None:
         self._model_id = model_id
-        self._client = aws.Client("bedrock-runtime", ready=client)
+        self._client = aws.Client("bedrock-runtime", region, ready=client, warm_up=self._rehearse)
+
+    async def ready(self) -> str | None:
+        return await self._client.ready()
 
     async def open(self, prompt: str, session_id: str) -> Upstream:
         response = await self._client.call(
-            "converse_stream",
-            modelId=self._model_id,
-            messages=[{"role": "user", "content": [{"text": prompt}]}],
-            discard=lambda unread: unread["stream"].close(),
+            "converse_stream", discard=lambda unread: unread["stream"].close(), **self._request(prompt)
         )
         stream = response["stream"]
         events = as_sse(stream)
         # botocore's EventStream hands over each event as its frame arrives; iterating it blocks, so
         # it runs on the body reader's thread like any other upstream body.
         return aws.threaded_body(lambda _size: next(events, b""), stream._raw_stream, sse.MEDIA_TYPE)
+
+    def _request(self, prompt: str) -> dict[str, Any]:
+        return {"modelId": self._model_id, "messages": [{"role": "user", "content": [{"text": prompt}]}]}
+
+    def _rehearse(self, client: Any) -> None:
+        aws.rehearse(client, "converse_stream", **self._request("warm-up"))
 
 
 def as_sse(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:

@@ -23,6 +23,9 @@ class DemoBackend:
     def __init__(self, token_delay: float) -> None:
         self._token_delay = token_delay
 
+    async def ready(self) -> str | None:
+        return None
+
     async def open(self, prompt: str, session_id: str) -> Upstream:
         return Upstream(media_type=sse.MEDIA_TYPE, chunks=self._tell(prompt))
 

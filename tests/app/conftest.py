@@ -10,6 +10,7 @@ import pytest
 from handler.app import create_app
 from handler.backends import Backend
 from handler.settings import Settings
+from tests.fakes.api_gateway import FakeApiGateway
 from tests.loopback import eventually, serve_in_thread
 
 
@@ -35,5 +36,18 @@ def serve(access_log: AccessLogLines) -> Callable[..., object]:
         app = create_app(configured, backend=backend, log_stream=access_log)
         with serve_in_thread(app, configured.max_connections, idle_seconds) as base:
             yield base
+
+    return start
+
+
+@pytest.fixture
+def through_gateway(serve: Callable[..., object]) -> Callable[..., object]:
+    """through_gateway(backend, timing, **settings) -> context manager yielding the API Gateway stand-in
+    (`timing`: its keyword arguments, e.g. `EDGE.scaled(0.02)`) with the app behind it."""
+
+    @contextmanager
+    def start(backend: Backend, timing: dict, **settings: object) -> Iterator[FakeApiGateway]:
+        with serve(backend, **settings) as app_url, FakeApiGateway(app_url, **timing) as gateway:  # type: ignore[attr-defined]
+            yield gateway
 
     return start

@@ -46,6 +46,9 @@ class ScriptedBackend:
     sent_at: list[float] = field(default_factory=list)
     closed_at: list[float] = field(default_factory=list)
 
+    async def ready(self) -> str | None:
+        return None
+
     async def open(self, prompt: str, session_id: str) -> Upstream:
         self.opened.append((prompt, session_id))
         try:

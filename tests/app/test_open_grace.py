@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from contextlib import contextmanager
+from functools import partial
 
 import httpx
 import pytest
@@ -19,7 +19,7 @@ from tests.app.expect import without_request_id
 from tests.app.scripted import Pause, ScriptedBackend, Send
 from tests.fakes import FakeAgentCore
 from tests.fakes.agentcore import sse, sse_event
-from tests.fakes.api_gateway import EDGE, FakeApiGateway
+from tests.fakes.api_gateway import EDGE
 from tests.loopback import eventually
 
 PROMPT = {"prompt": "go"}
@@ -30,25 +30,18 @@ ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef
 
 
 @pytest.fixture
-def through_gateway(serve):
-    """through_gateway(backend, **settings) -> the gateway stand-in, with the app behind it."""
-
-    @contextmanager
-    def start(backend, **settings):
-        settings = {"open_grace_seconds": GRACE, "heartbeat_seconds": HEARTBEAT, **settings}
-        with serve(backend, **settings) as app_url, FakeApiGateway(app_url, **TIMING) as gateway:
-            yield gateway
-
-    return start
+def edge(through_gateway):
+    """edge(backend) -> the app behind the EDGE stand-in, with a short grace and heartbeat."""
+    return partial(through_gateway, timing=TIMING, open_grace_seconds=GRACE, heartbeat_seconds=HEARTBEAT)
 
 
 def events_of(body: bytes) -> list[bytes]:
     return [event for event in body.split(b"\n\n") if event]
 
 
-def test_an_upstream_that_opens_within_the_grace_is_answered_as_before(through_gateway, access_log):
+def test_an_upstream_that_opens_within_the_grace_is_answered_as_before(edge, access_log):
     backend = ScriptedBackend([Send(b"data: hi\n\n")], open_delay=GRACE / 3)
-    with through_gateway(backend) as gateway:
+    with edge(backend) as gateway:
         response = httpx.post(gateway.url + "/invoke", json=PROMPT)
     assert (response.status_code, response.content) == (200, b"data: hi\n\n")
     assert gateway.last.outcome == "completed"
@@ -59,20 +52,20 @@ def test_an_upstream_that_opens_within_the_grace_is_answered_as_before(through_g
     ("code", "status"),
     [("ResourceNotFoundException", 404), ("AccessDeniedException", 403), ("ThrottlingException", 429)],
 )
-def test_a_refusal_within_the_grace_keeps_its_status_and_json_error(through_gateway, access_log, code, status):
+def test_a_refusal_within_the_grace_keeps_its_status_and_json_error(edge, access_log, code, status):
     backend = ScriptedBackend([], refuse=UpstreamError(code, "no"), open_delay=GRACE / 3)
-    with through_gateway(backend) as gateway:
+    with edge(backend) as gateway:
         response = httpx.post(gateway.url + "/invoke", json=PROMPT)
     assert (response.status_code, without_request_id(response.json())) == (status, {"error": code, "message": "no"})
     record = access_log.records()[-1]
     assert (record["opened"], record["error"]) == ("in_grace", code)
 
 
-def test_a_slow_upstream_gets_a_committed_stream_the_edge_never_times_out(through_gateway, access_log):
+def test_a_slow_upstream_gets_a_committed_stream_the_edge_never_times_out(edge, access_log):
     """Opening takes twice CloudFront's first-byte limit: without the commit the client would get a 504."""
     opening = TIMING["first_byte_timeout"] * 2
     backend = ScriptedBackend([Send(b"data: answer\n\n")], open_delay=opening)
-    with through_gateway(backend) as gateway:
+    with edge(backend) as gateway:
         response = httpx.post(gateway.url + "/invoke", json=PROMPT)
     passage = gateway.last
     assert passage.outcome == "completed"
@@ -90,9 +83,9 @@ def test_a_slow_upstream_gets_a_committed_stream_the_edge_never_times_out(throug
     assert (record["opened"], record["outcome"], record["Events"]) == ("committed", "ok", 1)
 
 
-def test_a_refusal_after_the_commit_arrives_as_an_error_event_and_the_stream_ends_cleanly(through_gateway, access_log):
+def test_a_refusal_after_the_commit_arrives_as_an_error_event_and_the_stream_ends_cleanly(edge, access_log):
     backend = ScriptedBackend([], refuse=UpstreamError("ThrottlingException", "slow down"), open_delay=HEARTBEAT * 1.5)
-    with through_gateway(backend) as gateway:
+    with edge(backend) as gateway:
         response = httpx.post(gateway.url + "/invoke", json=PROMPT)
     assert gateway.last.outcome == "completed", "the stream ended with its terminating chunk"
     assert response.status_code == 200
@@ -110,9 +103,9 @@ def test_a_refusal_after_the_commit_arrives_as_an_error_event_and_the_stream_end
     )
 
 
-def test_an_unexpected_failure_to_open_after_the_commit_is_an_internal_error_event(through_gateway):
+def test_an_unexpected_failure_to_open_after_the_commit_is_an_internal_error_event(edge):
     backend = ScriptedBackend([], refuse=KeyError("response"), open_delay=GRACE * 2)
-    with through_gateway(backend) as gateway:
+    with edge(backend) as gateway:
         body = httpx.post(gateway.url + "/invoke", json=PROMPT).content
     assert without_request_id(json.loads(body.split(b"event: error\ndata: ")[1])) == {
         "error": "InternalError",
@@ -120,21 +113,21 @@ def test_an_unexpected_failure_to_open_after_the_commit_is_an_internal_error_eve
     }
 
 
-def test_a_client_that_leaves_a_committed_stream_cancels_the_opening(through_gateway, access_log):
+def test_a_client_that_leaves_a_committed_stream_cancels_the_opening(edge, access_log):
     backend = ScriptedBackend([Send(b"data: late\n\n")], open_delay=30)
-    with through_gateway(backend) as gateway:
+    with edge(backend) as gateway:
         with httpx.stream("POST", gateway.url + "/invoke", json=PROMPT) as response:
             assert next(response.iter_raw()) == b": opening\n\n"
         assert eventually(lambda: backend.open_cancelled), "the opening went on for a client that had left"
     assert access_log.records()[-1]["outcome"] == "client_gone"
 
 
-def test_an_agent_slow_to_send_its_headers_streams_through_the_committed_response(through_gateway):
+def test_an_agent_slow_to_send_its_headers_streams_through_the_committed_response(edge):
     with FakeAgentCore() as agent:
         slow = sse([sse_event({"text": "thought hard"}), Pause(0.05), sse_event({"text": "done"})])
         agent.respond_with(dataclasses.replace(slow, delay=TIMING["first_byte_timeout"] * 2))
         backend = AgentCoreBackend(ARN, client=agent.client())
-        with through_gateway(backend) as gateway:
+        with edge(backend) as gateway:
             response = httpx.post(gateway.url + "/invoke", json=PROMPT)
     assert gateway.last.outcome == "completed"
     events = events_of(response.content)

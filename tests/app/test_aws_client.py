@@ -1,0 +1,150 @@
+"""The AWS client the app makes for itself: one attempt per agent run, the region from the app's
+settings, and readiness only once it can serve. Through real botocore to the loopback fakes, behind
+the API Gateway stand-in (regional timing, scaled down)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from handler.backends import aws
+from handler.backends.agentcore import AgentCoreBackend
+from handler.backends.bedrock import BedrockBackend
+from tests.fakes import FakeAgentCore, FakeBedrockRuntime
+from tests.fakes.agentcore import error, sse, sse_event
+from tests.fakes.api_gateway import REGIONAL
+from tests.fakes.bedrock import converse
+from tests.fakes.bedrock import error as model_error
+from tests.loopback import ROOT, free_port, serve_process
+
+ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef"
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+TIMING = REGIONAL.scaled(1 / 100)
+PROMPT = {"prompt": "book the flight"}
+
+
+@pytest.fixture
+def agent(monkeypatch):
+    with FakeAgentCore() as fake:
+        for name, value in fake.env.items():
+            monkeypatch.setenv(name, value)
+        yield fake
+
+
+@pytest.fixture
+def model(monkeypatch):
+    with FakeBedrockRuntime() as fake:
+        for name, value in fake.env.items():
+            monkeypatch.setenv(name, value)
+        yield fake
+
+
+def test_an_agent_that_fails_with_a_5xx_is_run_once(agent, through_gateway):
+    agent.respond_with(error("InternalServerException", "the agent crashed"))
+    with through_gateway(AgentCoreBackend(ARN, region="us-east-1"), TIMING) as gateway:
+        response = httpx.post(gateway.url + "/invoke", json=PROMPT)
+    assert (response.status_code, response.json()["error"]) == (502, "InternalServerException")
+    assert len(agent.requests) == 1, "botocore retried a call that is not idempotent"
+
+
+def test_an_agent_that_stalls_before_its_headers_is_run_once(agent, through_gateway):
+    """The production client config with its read timeout scaled down: a stall is one timeout, not three."""
+    agent.respond_with(dataclasses.replace(sse([sse_event({"n": 1})]), delay=1.0))
+    client = aws.make_client("bedrock-agentcore", "us-east-1", read_timeout=0.2)
+    with through_gateway(AgentCoreBackend(ARN, client=client), TIMING) as gateway:
+        started = time.perf_counter()
+        response = httpx.post(gateway.url + "/invoke", json=PROMPT)
+        took = time.perf_counter() - started
+    assert (response.status_code, response.json()["error"]) == (502, "UpstreamUnavailable")
+    assert "Read timeout" in response.json()["message"]
+    assert len(agent.requests) == 1
+    assert took < 0.9, f"one read timeout of 0.2 s took {took:.2f} s"
+
+
+def test_a_model_keeps_standard_retries_for_throttling_before_its_stream(model, through_gateway):
+    model.queue(model_error("ThrottlingException", "slow down"))
+    model.respond_with(converse(["hi"]))
+    with through_gateway(BedrockBackend(MODEL, region="us-east-1"), TIMING) as gateway:
+        response = httpx.post(gateway.url + "/invoke", json=PROMPT)
+    assert response.status_code == 200
+    assert b'"text":"hi"' in response.content
+    assert len(model.requests) == 2
+
+
+def test_the_retry_budget_is_one_attempt_for_agents_and_three_for_models():
+    agent, model = aws.client_config("bedrock-agentcore"), aws.client_config("bedrock-runtime")
+    assert agent.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert model.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert aws.client_config("bedrock-agentcore", read_timeout=1).read_timeout == 1
+
+
+def test_aws_region_alone_reaches_the_agent(agent, monkeypatch):
+    """What the README's local example sets: AWS_REGION, no AWS_DEFAULT_REGION, no config file."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    agent.respond_with(sse([sse_event({"text": "from eu-west-1"})]))
+    env = {"BACKEND": "agentcore", "AGENT_RUNTIME_ARN": ARN, "AWS_REGION": "eu-west-1"}
+    with serve_process(env) as (base, _):
+        response = httpx.post(base + "/invoke", json=PROMPT)
+    assert (response.status_code, response.content) == (200, sse_event({"text": "from eu-west-1"}))
+    assert "eu-west-1" in agent.last.request.headers["authorization"], "signed for the region it was given"
+
+
+def test_healthz_waits_for_the_client_and_answers_200_once_it_can_serve(agent, serve):
+    with serve(AgentCoreBackend(ARN, region="us-east-1")) as base:
+        response = httpx.get(base + "/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok", "backend": "agentcore"})
+    assert agent.requests == [], "getting ready sends nothing to the agent"
+
+
+def test_a_client_that_cannot_be_made_fails_readiness_and_logs_why(serve, monkeypatch, caplog):
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with caplog.at_level(logging.ERROR), serve(AgentCoreBackend(ARN)) as base:
+        health = httpx.get(base + "/healthz")
+        answer = httpx.post(base + "/invoke", json=PROMPT)
+    assert (health.status_code, health.json()["status"]) == (503, "not ready")
+    assert answer.status_code == 502
+    assert [record.getMessage() for record in caplog.records] == [
+        "streamgate: the bedrock-agentcore client could not be made: You must specify a region."
+    ]
+
+
+def test_no_credentials_fail_the_function_init_loudly_instead_of_every_request(agent, monkeypatch):
+    """Lambda Web Adapter polls /healthz until it answers below 500: never, here, so init fails."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    port = free_port()
+    env = {
+        **os.environ,
+        "BACKEND": "agentcore",
+        "AGENT_RUNTIME_ARN": ARN,
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+    app = subprocess.Popen([sys.executable, "-m", "handler"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        statuses = set()
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline and 503 not in statuses:
+            try:
+                statuses.add(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=3).status_code)
+            except httpx.TransportError:
+                time.sleep(0.05)
+    finally:
+        app.terminate()
+        _, stderr = app.communicate(timeout=10)
+    assert statuses == {503}
+    assert "the bedrock-agentcore client could not be made: Unable to locate credentials" in stderr
+    assert agent.requests == []
