@@ -29,6 +29,7 @@ class FirstByte:
     """Medians over the runs, in ms."""
 
     baseline_ms: float
+    spawn_to_healthy_ms: float
     spawn_to_first_byte_ms: float
     healthy_to_first_byte_ms: float
     healthy_to_first_byte_runs: tuple[float, ...]
@@ -42,15 +43,17 @@ def first_byte(runs: int) -> FirstByte:
     with FakeAgentCore() as fake:
         fake.respond_with(sse([sse_event({"text": "first"})]))  # instant: the app's own time is measured
         env = {**os.environ, **fake.env, "BACKEND": "agentcore", "AGENT_RUNTIME_ARN": ARN, "HOST": "127.0.0.1"}
-        baseline, spawned, after_health = [], [], []
+        baseline, healthy, spawned, after_health = [], [], [], []
         for _ in range(runs):
             baseline.append(_baseline())
             to_health, to_byte = _cold_first_byte(env)
+            healthy.append(to_health)
             spawned.append(to_byte)
             after_health.append(to_byte - to_health)
     ms = [round(value * 1000, 1) for value in after_health]
     return FirstByte(
         statistics.median(baseline) * 1000,
+        statistics.median(healthy) * 1000,
         statistics.median(spawned) * 1000,
         statistics.median(after_health) * 1000,
         tuple(ms),

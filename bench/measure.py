@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
-import os
-import socket
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +15,7 @@ import urllib3
 
 from tests.fakes import FakeAgentCore
 from tests.fakes.agentcore import large_stream, sse, sse_event
-from tests.loopback import ROOT, free_port, serve_process
+from tests.loopback import serve_process
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/bench-agent"
 
@@ -131,68 +127,3 @@ def _rss_kib(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as status:
         line = next(line for line in status if line.startswith(field + ":"))
     return int(line.split()[1])
-
-
-@dataclass
-class ColdStart:
-    app_ms: float
-    import_boto3_ms: float
-    first_byte_ms: float
-
-    @property
-    def ratio(self) -> float:
-        return self.app_ms / self.import_boto3_ms
-
-
-def cold_start(fake: FakeAgentCore, runs: int) -> ColdStart:
-    """Median spawn -> `/healthz` 200 of the agentcore app, beside spawn -> exit of `import boto3`."""
-    env = {**fake.env, "BACKEND": "agentcore", "AGENT_RUNTIME_ARN": ARN}
-    app = [_spawn_until_healthy(env) for _ in range(runs)]
-    first_byte = [_spawn_until_healthy(env, then_invoke=True) for _ in range(runs)]
-    baseline = [_timed(lambda: subprocess.run([sys.executable, "-c", "import boto3"], check=True)) for _ in range(runs)]
-    return ColdStart(*(statistics.median(runs) * 1000 for runs in (app, baseline, first_byte)))
-
-
-def _spawn_until_healthy(env: dict[str, str], then_invoke: bool = False) -> float:
-    """Seconds from spawn to the first `/healthz` 200, or with `then_invoke` to the first byte of an
-    answer asked for right after it (what a cold Lambda's first caller waits for, less AWS's part).
-    The app's shutdown is not counted."""
-    # A bare socket poll: an HTTP client library's own set-up would be counted as the app's start-up.
-    port = free_port()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handler"],
-        cwd=ROOT,
-        env={**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while not _healthy(port):
-            if process.poll() is not None:
-                raise RuntimeError("the app exited during cold start")
-            time.sleep(0.001)
-        if then_invoke:
-            _first_byte(port)
-        return time.perf_counter() - started
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _first_byte(port: int) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request("POST", "/invoke", body=b'{"prompt": "cold"}', headers={"Content-Type": "application/json"})
-    answer = connection.getresponse()
-    assert answer.status == 200, answer.status
-    assert answer.read1(1)
-    connection.close()
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
-            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
-            return connection.recv(64).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
