@@ -12,17 +12,16 @@ from collections.abc import AsyncIterator
 import anyio
 from starlette.types import Message
 
-from handler import contract, sse
+from handler import sse
 from handler.relay import RelayResponse
 from handler.upstream import Upstream
 
 
 async def first_request_path() -> None:
-    """One answer relayed in memory, from the request body to the last byte."""
-    invocation = contract.parse_invoke(b'{"prompt": "warm-up"}')
+    """One answer relayed in memory, from the opening to the last byte."""
 
     async def chunks() -> AsyncIterator[bytes]:
-        yield sse.event({"type": "text", "text": invocation.prompt})
+        yield sse.event({"type": "text", "text": "warm-up"})
 
     async def opener() -> Upstream:
         return Upstream(sse.MEDIA_TYPE, chunks())
