@@ -139,7 +139,8 @@ def test_concurrent_streams_each_keep_their_own_pace(fake, app):
 
 def test_python_m_handler_reaches_agentcore_through_the_endpoint_variable(fake):
     fake.respond_with(sse([sse_event({"text": "from the fake"})], delay=0.01))
-    env = {**fake.env, "BACKEND": "agentcore", "AGENT_RUNTIME_ARN": ARN}
+    # A long grace: this is about the endpoint variable, and a loaded machine may open slowly.
+    env = {**fake.env, "BACKEND": "agentcore", "AGENT_RUNTIME_ARN": ARN, "OPEN_GRACE_SECONDS": "10"}
     with serve_process(env) as (base, _):
         response = httpx.post(base + "/invoke", json={"prompt": "q", "session_id": SESSION})
     assert response.status_code == 200

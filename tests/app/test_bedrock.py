@@ -16,6 +16,8 @@ from tests.fakes.bedrock import converse, error, frames
 from tests.loopback import serve_process, timed_chunks
 
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+# A long grace for the spawned app: these tests are not about it, and a loaded machine may open slowly.
+BEDROCK_ENV = {"BACKEND": "bedrock", "MODEL_ID": MODEL, "OPEN_GRACE_SECONDS": "10"}
 
 
 @pytest.fixture
@@ -117,7 +119,7 @@ def test_a_client_that_leaves_closes_the_model_connection_promptly(fake, app):
 
 def test_python_m_handler_reaches_bedrock_through_the_endpoint_variable(fake):
     fake.respond_with(converse(["from the fake"]))
-    with serve_process({**fake.env, "BACKEND": "bedrock", "MODEL_ID": MODEL}) as (base, _):
+    with serve_process(BEDROCK_ENV | fake.env) as (base, _):
         events = events_of(httpx.post(base + "/invoke", json={"prompt": "q"}).content)
     assert events[0] == (None, {"type": "text", "text": "from the fake"})
     assert events[-1][0] == "done"
@@ -140,7 +142,7 @@ def test_fifty_concurrent_streams_all_start_before_any_finishes(fake):
         async with httpx.AsyncClient(timeout=20, limits=httpx.Limits(max_connections=60)) as client:
             return await asyncio.gather(*(one(client) for _ in range(50)))
 
-    with serve_process({**fake.env, "BACKEND": "bedrock", "MODEL_ID": MODEL}) as (app, _):
+    with serve_process(BEDROCK_ENV | fake.env) as (app, _):
         timings = asyncio.run(crowd())
     assert max(first for first, _ in timings) < min(finished for _, finished in timings)
 
