@@ -55,10 +55,14 @@ plan: .venv/.synced ## print the resources the program would register for STACK,
 # Pulumi.yaml says `toolchain: uv`, so the CLI runs `uv` from PATH: hand it the uv this Makefile uses, which may
 # be the private copy in .tools/bin that nothing else has on PATH.
 PULUMI := PATH="$(patsubst %/,%,$(dir $(UV))):$$PATH" pulumi
+# The oldest Pulumi CLI this program supports: its SDK floor (pyproject.toml: pulumi>=3.200); README says the same.
+PULUMI_MIN := 3.200.0
 # What preview and up need: the CLI, and Docker (with buildx for the default imageBuilder, docker-build). Both
 # build the image: docker-build builds on preview too.
 define deploy_tools
 	@command -v pulumi >/dev/null || { echo "make $@: the pulumi CLI is not installed (https://www.pulumi.com/docs/install/)" >&2; exit 127; }
+	@v=$$(pulumi version | sed 's/^v//'); [ "$$(printf '%s\n' "$(PULUMI_MIN)" "$$v" | sort -V | head -n1)" = "$(PULUMI_MIN)" ] \
+	  || { echo "make $@: pulumi $$v is older than $(PULUMI_MIN), the oldest this program supports" >&2; exit 127; }
 	@command -v docker >/dev/null || { echo "make $@: docker is needed to build the handler image" >&2; exit 127; }
 	@grep -qsE '^[[:space:]]*streamgate:imageBuilder:[[:space:]]*docker[[:space:]]*$$' Pulumi.$(STACK).yaml \
 	  || docker buildx version >/dev/null 2>&1 \

@@ -32,18 +32,25 @@ def tools(tmp_path: Path) -> dict[str, Path]:
     uv_dir.mkdir()
     calls = tmp_path / "calls"
     # The uv the CLI would find: `command -v uv` is what the Pulumi CLI's PATH lookup finds too.
-    script(bin_dir / "pulumi", f'echo "pulumi $* uv=$(command -v uv)" >> {calls}\n')
+    script(
+        bin_dir / "pulumi",
+        f'[ "$1" = version ] && {{ echo "${{FAKE_PULUMI_VERSION:-v3.272.0}}"; exit 0; }}\n'
+        f'echo "pulumi $* uv=$(command -v uv)" >> {calls}\n',
+    )
     script(bin_dir / "docker", f'echo "docker $*" >> {calls}\n')
     script(uv_dir / "uv", "exit 0\n")
     return {"bin": bin_dir, "uv": uv_dir / "uv", "calls": calls}
 
 
-def make(target: str, tools: dict[str, Path], **variables: str) -> subprocess.CompletedProcess[str]:
+def make(
+    target: str, tools: dict[str, Path], pulumi_version: str = "v3.272.0", **variables: str
+) -> subprocess.CompletedProcess[str]:
     path = f"{tools['bin']}:/usr/bin:/bin"
     args = ["make", "--no-print-directory", "-o", ".venv/.synced", target, f"UV={tools['uv']}"]
     args += [f"{key}={value}" for key, value in variables.items()]
     env = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS")}
-    return subprocess.run(args, cwd=ROOT, env={**env, "PATH": path}, capture_output=True, text=True, timeout=60)
+    env = {**env, "PATH": path, "FAKE_PULUMI_VERSION": pulumi_version}
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize(("target", "command"), [("preview", "preview --stack dev --diff"), ("up", "up --stack dev")])
@@ -69,3 +76,28 @@ def test_without_the_pulumi_cli_the_target_says_where_to_get_it(tools):
     result = make("preview", tools, STACK="dev")
     assert result.returncode != 0
     assert "make preview: the pulumi CLI is not installed" in result.stderr
+
+
+def minimum_pulumi() -> str:
+    (line,) = [line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("PULUMI_MIN :=")]
+    return line.split(":=")[1].strip()
+
+
+@pytest.mark.parametrize("version", ["v3.199.9", "v3.139.0", "v2.25.2"])
+def test_a_pulumi_cli_older_than_the_minimum_is_refused_with_both_versions(tools, version):
+    result = make("up", tools, pulumi_version=version, STACK="dev")
+    assert result.returncode != 0
+    assert f"make up: pulumi {version[1:]} is older than {minimum_pulumi()}" in result.stderr
+    assert not tools["calls"].exists() or "pulumi up" not in tools["calls"].read_text()
+
+
+@pytest.mark.parametrize("version", ["v3.200.0", "v3.272.0", "v4.0.0"])
+def test_the_minimum_and_newer_clis_are_accepted(tools, version):
+    assert make("preview", tools, pulumi_version=version, STACK="dev").returncode == 0
+
+
+def test_the_readme_names_the_minimum_cli_version_the_makefile_enforces():
+    deploy = (ROOT / "README.md").read_text().split("\n## Deploy\n", 1)[1].split("\n## ", 1)[0]
+    assert f"v{minimum_pulumi()} or newer" in deploy
+    project = (ROOT / "pyproject.toml").read_text()
+    assert f'"pulumi>={minimum_pulumi().rsplit(".", 1)[0]},' in project

@@ -260,3 +260,15 @@ def test_the_known_keys_are_whatever_pulumi_yaml_declares(tmp_path):
     refuse_unknown_keys({"streamgate:newSetting"}, load_schema(schema))
     with pytest.raises(ConfigError, match=r"streamgate:newSettin is not a setting .*did you mean newSetting"):
         refuse_unknown_keys({"streamgate:newSettin"}, load_schema(schema))
+
+
+def test_the_keys_the_cli_passes_through_the_environment_are_checked_too(monkeypatch):
+    # The Python language host hands the program its config as PULUMI_CONFIG (JSON), which pulumi.Config reads.
+    from infra.config import configured_keys
+
+    monkeypatch.setenv("PULUMI_CONFIG", '{"streamgate:backnd": "demo", "aws:region": "us-east-1"}')
+    assert {"streamgate:backnd", "aws:region"} <= configured_keys()
+    with pytest.raises(
+        ConfigError, match=r"^streamgate:backnd is not a setting of this project \(did you mean backend"
+    ):
+        refuse_unknown_keys(configured_keys(), load_schema())
