@@ -24,6 +24,8 @@ pulumi.export("imageUri", image.digest_uri)
 pulumi.export("ecrRepositoryUrl", image.repository_url)
 pulumi.export("functionLogGroup", function.log_group.name)
 pulumi.export("curl", curl_command(api.invoke_url, api.api_key_id))
+if api.page_url is not None:
+    pulumi.export("pageUrl", api.page_url)
 if function.url is not None:
     pulumi.export("functionUrl", function.url)
 if api.access_log_group is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -13,9 +14,33 @@ from infra.config import Settings
 from infra.function import StreamingFunction
 from infra.modes import ORIGIN_VERIFY_HEADER, function_url_uri
 
-ROUTE = "invoke"
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One path of the API and the verbs API Gateway passes on to the app. Add a route here."""
+
+    name: str
+    path: str  # "" is the API's root
+    verbs: tuple[str, ...]
+    # Whether apiKeyRequired applies: a browser opening a page sends no key.
+    keyed: bool = True
+
+
 # Preflight goes to the app too, so its CORS answer has one author (handler/app.py).
-METHODS = ("POST", "OPTIONS")
+INVOKE = ApiRoute("invoke", "invoke", ("POST", "OPTIONS"))
+PAGE = ApiRoute("page", "", ("GET",), keyed=False)
+ROUTE = INVOKE.path
+
+
+def api_routes(settings: Settings) -> list[ApiRoute]:
+    return [INVOKE, PAGE] if settings.web_ui else [INVOKE]
+
+
+def _resource_name(name: str, route: ApiRoute, verb: str) -> str:
+    # /invoke keeps its round-1 names, so deployed stacks update its methods rather than replace them.
+    return f"{name}-{verb.lower()}" if route is INVOKE else f"{name}-{route.name}-{verb.lower()}"
+
+
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
@@ -34,9 +59,9 @@ ACCESS_LOG_FORMAT = json.dumps(
 
 
 def integration_args(
-    settings: Settings, verb: str, function: StreamingFunction, account: pulumi.Output[Account]
+    settings: Settings, verb: str, function: StreamingFunction, account: pulumi.Output[Account], path: str
 ) -> dict[str, pulumi.Input]:
-    """How API Gateway reaches the function for `verb`, for the configured mode."""
+    """How API Gateway reaches the function for `verb` on `path`, for the configured mode."""
     delivery = settings.delivery
     common: dict[str, pulumi.Input] = {
         "type": delivery.integration.integration_type,
@@ -54,7 +79,7 @@ def integration_args(
     return {
         **common,
         "integration_http_method": verb,
-        "uri": function.url.apply(lambda url: function_url_uri(url, ROUTE)),
+        "uri": function.url.apply(lambda url: function_url_uri(url, path)),
         # A static value ('…' quoted) that the app compares before doing any work.
         "request_parameters": {
             f"integration.request.header.{ORIGIN_VERIFY_HEADER}": function.origin_secret.apply(lambda s: f"'{s}'")
@@ -67,9 +92,11 @@ def redeployment_hash(shape: dict) -> str:
 
 
 class StreamingApi(pulumi.ComponentResource):
-    """REST API `/invoke` (POST, OPTIONS) → the function, with stage, throttling and optional extras."""
+    """REST API `/invoke` (POST, OPTIONS) and, with webUi, `/` (GET) → the function, with stage,
+    throttling and optional extras."""
 
     invoke_url: pulumi.Output[str]
+    page_url: pulumi.Output[str] | None
     stage: aws.apigateway.Stage
     api_key_id: pulumi.Output[str] | None
     access_log_group: aws.cloudwatch.LogGroup | None
@@ -92,46 +119,50 @@ class StreamingApi(pulumi.ComponentResource):
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types=settings.endpoint_type),
             opts=child,
         )
-        resource = aws.apigateway.Resource(
-            f"{name}-{ROUTE}", rest_api=api.id, parent_id=api.root_resource_id, path_part=ROUTE, opts=child
-        )
         shaping: list[pulumi.Resource] = []
         shape: dict[str, pulumi.Input] = {"endpoint_type": settings.endpoint_type, "route": ROUTE}
-        for verb in METHODS:
-            # Browsers send no API key on a preflight.
-            key_required = settings.api_key_required and verb != "OPTIONS"
-            method = aws.apigateway.Method(
-                f"{name}-{verb.lower()}",
-                rest_api=api.id,
-                resource_id=resource.id,
-                http_method=verb,
-                authorization="NONE",
-                api_key_required=key_required,
-                opts=child,
-            )
-            args = integration_args(settings, verb, function, account)
-            integration = aws.apigateway.Integration(
-                f"{name}-{verb.lower()}-integration",
-                rest_api=api.id,
-                resource_id=resource.id,
-                http_method=method.http_method,
-                **args,
-                opts=child,
-            )
-            shaping += [method, integration]
-            shape[verb] = {"api_key_required": key_required, **args}
+        routes = api_routes(settings)
+        resources: dict[str, pulumi.Output[str]] = {}
+        for route in routes:
+            resource_id = self._resource(name, api, route.path, resources, child)
+            for verb in route.verbs:
+                # Browsers send no API key on a preflight.
+                key_required = settings.api_key_required and route.keyed and verb != "OPTIONS"
+                method = aws.apigateway.Method(
+                    _resource_name(name, route, verb),
+                    rest_api=api.id,
+                    resource_id=resource_id,
+                    http_method=verb,
+                    authorization="NONE",
+                    api_key_required=key_required,
+                    opts=child,
+                )
+                args = integration_args(settings, verb, function, account, route.path)
+                integration = aws.apigateway.Integration(
+                    f"{_resource_name(name, route, verb)}-integration",
+                    rest_api=api.id,
+                    resource_id=resource_id,
+                    http_method=method.http_method,
+                    **args,
+                    opts=child,
+                )
+                shaping += [method, integration]
+                # /invoke's verbs stay top-level keys: the hash of an unchanged stack stays the same.
+                shape[verb if route is INVOKE else f"{verb} /{route.path}"] = {"api_key_required": key_required, **args}
         shaping += self._cors_on_gateway_errors(name, settings, api, child)
         shape["cors_allow_origin"] = settings.cors_allow_origin
 
         if settings.delivery.invokes_lambda_api:
-            aws.lambda_.Permission(
-                f"{name}-invoke",
-                function=function.function.name,
-                action="lambda:InvokeFunction",
-                principal="apigateway.amazonaws.com",
-                source_arn=api.execution_arn.apply(lambda arn: f"{arn}/*/*/{ROUTE}"),
-                opts=child,
-            )
+            for route in routes:
+                # Each route's own path only: …/{stage}/{verb}/{path}, the root's path being empty.
+                aws.lambda_.Permission(
+                    f"{name}-{route.name}",
+                    function=function.function.name,
+                    action="lambda:InvokeFunction",
+                    principal="apigateway.amazonaws.com",
+                    source_arn=api.execution_arn.apply(lambda arn, path=route.path: f"{arn}/*/*/{path}"),
+                    opts=child,
+                )
 
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
@@ -177,7 +208,32 @@ class StreamingApi(pulumi.ComponentResource):
             )
         self.domain_target = self._custom_domain(name, settings, api, child)
         self.invoke_url = self.stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/{ROUTE}")
+        self.page_url = self.stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/") if settings.web_ui else None
         self.register_outputs({"invoke_url": self.invoke_url})
+
+    @staticmethod
+    def _resource(
+        name: str,
+        api: aws.apigateway.RestApi,
+        path: str,
+        made: dict[str, pulumi.Output[str]],
+        child: pulumi.ResourceOptions,
+    ) -> pulumi.Output[str]:
+        """The id of the resource at `path`, made segment by segment (once each) under the root."""
+        parent: pulumi.Output[str] = api.root_resource_id
+        prefix = ""
+        for segment in filter(None, path.split("/")):
+            prefix = f"{prefix}/{segment}" if prefix else segment
+            if prefix not in made:
+                made[prefix] = aws.apigateway.Resource(
+                    f"{name}-{prefix.replace('/', '-')}",
+                    rest_api=api.id,
+                    parent_id=parent,
+                    path_part=segment,
+                    opts=child,
+                ).id
+            parent = made[prefix]
+        return parent
 
     def _cors_on_gateway_errors(
         self, name: str, settings: Settings, api: aws.apigateway.RestApi, child: pulumi.ResourceOptions

@@ -60,6 +60,7 @@ KEYS = (
     "accessLogs",
     "heartbeatSeconds",
     "openGraceSeconds",
+    "webUi",
     "wafWebAclArn",
     "domainName",
     "certificateArn",
@@ -117,6 +118,7 @@ class Settings:
     access_logs: bool
     heartbeat_seconds: int
     open_grace_seconds: int
+    web_ui: bool
     waf_web_acl_arn: str | None
     domain_name: str | None
     certificate_arn: str | None
@@ -244,6 +246,7 @@ def parse_settings(values: Mapping[str, str | None], stack: str, region: str | N
             heartbeat - 1,
             why=f"below heartbeatSeconds={heartbeat} and the {idle} s idle timeout of {endpoint_type} endpoints",
         ),
+        web_ui=read.flag("webUi"),
         waf_web_acl_arn=read.optional(
             "wafWebAclArn", WAF_WEB_ACL_ARN, "a regional WAFv2 web ACL ARN (…:regional/webacl/…)"
         ),

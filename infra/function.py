@@ -19,6 +19,7 @@ def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None)
         "CORS_ALLOW_ORIGIN": settings.cors_allow_origin,
         "HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
         "OPEN_GRACE_SECONDS": str(settings.open_grace_seconds),
+        "WEB_UI": "true" if settings.web_ui else "false",
         # The adapter's invoke mode must match the Lambda API the integration calls (infra/modes.py).
         "AWS_LWA_INVOKE_MODE": settings.delivery.adapter_invoke_mode,
     }

@@ -42,12 +42,41 @@ def permissions(run: OfflineRun) -> dict[str, dict]:
 def test_post_and_options_on_invoke_use_the_configured_integration_streaming_with_the_function_timeout(run):
     timeout_ms = {"dev": 300_000, "prod": 900_000}[run.stack]
     integrations = {i.inputs["httpMethod"]: i.plain for i in run.of_type(INTEGRATION)}
-    assert set(integrations) == {"POST", "OPTIONS"}
+    # dev turns webUi on: GET / (the page) goes through the same integration.
+    assert set(integrations) == ({"POST", "OPTIONS", "GET"} if run.stack == "dev" else {"POST", "OPTIONS"})
     for integration in integrations.values():
         assert integration["type"] == {"function_url": "HTTP_PROXY", "aws_proxy": "AWS_PROXY"}[mode_of(run)]
         assert integration["responseTransferMode"] == "STREAM"
         assert integration["timeoutMilliseconds"] == timeout_ms
     assert run.one("aws:apigateway/resource:Resource").inputs["pathPart"] == "invoke"
+
+
+def test_web_ui_routes_get_on_the_root_to_the_app_without_an_api_key(program):
+    for stack, mode in [(stack, mode) for stack in STACKS for mode in MODES]:
+        run = program(stack, integration=mode, webUi=True, apiKeyRequired=True)
+        api = run.one("aws:apigateway/restApi:RestApi")
+        methods = {m.inputs["httpMethod"]: m.plain for m in run.of_type("aws:apigateway/method:Method")}
+        (page,) = [i.plain for i in run.of_type(INTEGRATION) if i.inputs["httpMethod"] == "GET"]
+        assert methods["GET"]["resourceId"] == api.state["rootResourceId"] == page["resourceId"]
+        # A browser opening a page sends no key; the page sends one with each request it makes.
+        assert methods["GET"]["apiKeyRequired"] is False
+        assert methods["POST"]["apiKeyRequired"] is True
+        if mode == "function_url":
+            assert page["uri"] == run.outputs["functionUrl"]
+            assert "integration.request.header.X-Origin-Verify" in page["requestParameters"]
+        assert run.one(FUNCTION).plain["environment"]["variables"]["WEB_UI"] == "true"
+        assert run.outputs["pageUrl"] == run.one("aws:apigateway/stage:Stage").state["invokeUrl"].rstrip("/") + "/"
+    off = program("prod", integration="aws_proxy")
+    assert "pageUrl" not in off.outputs
+    assert "GET" not in {m.inputs["httpMethod"] for m in off.of_type("aws:apigateway/method:Method")}
+    assert off.one(FUNCTION).plain["environment"]["variables"]["WEB_UI"] == "false"
+
+
+def test_web_ui_changes_the_deployment_trigger(program):
+    def trigger(run: OfflineRun) -> str:
+        return run.one("aws:apigateway/deployment:Deployment").plain["triggers"]["redeployment"]
+
+    assert trigger(program("prod", webUi=True)) != trigger(program("prod"))
 
 
 def test_aws_proxy_posts_to_the_lambda_streaming_invocation_path_of_this_function(program):
@@ -69,7 +98,7 @@ def test_function_url_mode_proxies_to_the_url_plus_invoke_and_adds_the_secret_he
         url = run.outputs["functionUrl"]
         secret = run.one(FUNCTION).plain["environment"]["variables"]["ORIGIN_VERIFY_SECRET"]
         for integration in run.of_type(INTEGRATION):
-            assert integration.inputs["uri"] == url + "invoke"
+            assert integration.inputs["uri"] == url + ("" if integration.inputs["httpMethod"] == "GET" else "invoke")
             assert integration.inputs["integrationHttpMethod"] == integration.inputs["httpMethod"]
             assert is_secret(integration.inputs["requestParameters"])
             assert integration.plain["requestParameters"] == {
@@ -190,13 +219,16 @@ def test_aws_proxy_mode_has_no_function_url_no_secret_and_lets_only_this_api_inv
         env = run.one(FUNCTION).plain["environment"]["variables"]
         assert "ORIGIN_VERIFY_SECRET" not in env
         execution_arn = run.one("aws:apigateway/restApi:RestApi").state["executionArn"]
+        # Each route's own path: /invoke, and with webUi (dev) the root, whose path is empty.
+        paths = {"api-invoke": "invoke", **({"api-page": ""} if stack == "dev" else {})}
         assert permissions(run) == {
-            "api-invoke": {
+            name: {
                 "function": run.outputs["functionName"],
                 "action": "lambda:InvokeFunction",
                 "principal": "apigateway.amazonaws.com",
-                "sourceArn": f"{execution_arn}/*/*/invoke",
+                "sourceArn": f"{execution_arn}/*/*/{path}",
             }
+            for name, path in paths.items()
         }
 
 
