@@ -41,21 +41,35 @@ def _resource_name(name: str, route: ApiRoute, verb: str) -> str:
     return f"{name}-{verb.lower()}" if route is INVOKE else f"{name}-{route.name}-{verb.lower()}"
 
 
-ACCESS_LOG_FORMAT = json.dumps(
-    {
-        "requestId": "$context.requestId",
-        "ip": "$context.identity.sourceIp",
-        "requestTime": "$context.requestTime",
-        "method": "$context.httpMethod",
-        "path": "$context.resourcePath",
-        "status": "$context.status",
-        "responseLength": "$context.responseLength",
-        "integrationLatency": "$context.integration.latency",
-        "responseLatency": "$context.responseLatency",
-        "integrationError": "$context.integration.error",
-        "wafStatus": "$context.waf.status",
-    }
-)
+# API Gateway's $context variables (developer guide: "Variables for access logging", and "Troubleshoot issues with
+# response streaming" for the integration.* timings). Values are quoted: an empty one prints "-".
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "method": "$context.httpMethod",
+    "path": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "integrationError": "$context.integration.error",
+    "errorType": "$context.error.responseType",
+    "errorMessage": "$context.error.message",
+    "wafStatus": "$context.waf.status",
+    # How the answer streamed: STREAMED or BUFFERED, then ms from the integration connection to all the
+    # response headers and to the first byte of content (integrationLatency runs to the stream's end).
+    "transferMode": "$context.integration.responseTransferMode",
+    "timeToAllHeaders": "$context.integration.timeToAllHeaders",
+    "timeToFirstContent": "$context.integration.timeToFirstContent",
+    # Who called, by whichever authorizer the method has ("-" otherwise); never a token.
+    "principalId": "$context.authorizer.principalId",
+    "cognitoSub": "$context.authorizer.claims.sub",
+    "callerArn": "$context.identity.userArn",
+    "apiKeyId": "$context.identity.apiKeyId",
+}
+ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS)
 
 
 def integration_args(
@@ -97,6 +111,8 @@ class StreamingApi(pulumi.ComponentResource):
 
     invoke_url: pulumi.Output[str]
     page_url: pulumi.Output[str] | None
+    # What CloudWatch's AWS/ApiGateway metrics are keyed by (ApiName), with the stage name.
+    api_name: pulumi.Output[str]
     stage: aws.apigateway.Stage
     api_key_id: pulumi.Output[str] | None
     access_log_group: aws.cloudwatch.LogGroup | None
@@ -207,6 +223,7 @@ class StreamingApi(pulumi.ComponentResource):
                 f"{name}-waf", resource_arn=self.stage.arn, web_acl_arn=settings.waf_web_acl_arn, opts=child
             )
         self.domain_target = self._custom_domain(name, settings, api, child)
+        self.api_name = api.name
         self.invoke_url = self.stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/{ROUTE}")
         self.page_url = self.stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/") if settings.web_ui else None
         self.register_outputs({"invoke_url": self.invoke_url})

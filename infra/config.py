@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from handler.metrics import NAMESPACE as METRICS_NAMESPACE
 from handler.settings import BACKENDS as APP_BACKENDS
 from infra import modes
 from infra.config_reference import load_schema
@@ -65,6 +66,15 @@ KEYS = (
     "domainName",
     "certificateArn",
     "imageBuilder",
+    "metricsNamespace",
+    "alarmEmail",
+    "alarmTopicArn",
+    "alarmApi5xxPercent",
+    "alarmFunctionErrors",
+    "alarmFunctionThrottles",
+    "alarmDurationPercentOfTimeout",
+    "alarmTtfbP90Ms",
+    "alarmUpstreamErrorPercent",
 )
 
 AGENT_RUNTIME_ARN_SHAPE = "arn:<partition>:bedrock-agentcore:<region>:<account>:runtime/<id>"
@@ -86,11 +96,29 @@ DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # AgentCore's endpoint-name rule (CreateAgentRuntimeEndpoint `name`, botocore's bedrock-agentcore-control model).
 QUALIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
+SNS_TOPIC_ARN = re.compile(rf"^arn:{_PARTITION}:sns:{_REGION}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?$")
+# Deliberately loose: SNS confirms the address by mail; this only catches an obvious slip.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ORIGIN = re.compile(r"^(?:\*|https?://[A-Za-z0-9.-]+(?::\d{1,5})?)$")
 
 
 class ConfigError(pulumi.RunError):
     """One bad setting: the message names the key, its value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """Where the app's metrics go, who gets paged, and when (infra/monitoring.py)."""
+
+    namespace: str
+    alarm_email: str | None
+    alarm_topic_arn: str | None
+    api_5xx_percent: int
+    function_errors: int
+    function_throttles: int
+    duration_percent_of_timeout: int
+    ttfb_p90_ms: int
+    upstream_error_percent: int
 
 
 @dataclass(frozen=True)
@@ -123,6 +151,7 @@ class Settings:
     domain_name: str | None
     certificate_arn: str | None
     image_builder: str
+    monitoring: MonitoringSettings
 
     @property
     def delivery(self) -> Delivery:
@@ -253,6 +282,34 @@ def parse_settings(values: Mapping[str, str | None], stack: str, region: str | N
         domain_name=domain_name,
         certificate_arn=_certificate_arn(read, domain_name, endpoint_type, region),
         image_builder=read.choice("imageBuilder", IMAGE_BUILDERS),
+        monitoring=_monitoring(read, stack),
+    )
+
+
+def _monitoring(read: _Reader, stack: str) -> MonitoringSettings:
+    namespace = read.optional(
+        "metricsNamespace", METRICS_NAMESPACE, "a CloudWatch namespace (1-255 characters, not starting with AWS/)"
+    )
+    email = read.optional("alarmEmail", EMAIL, "an email address")
+    topic = read.optional(
+        "alarmTopicArn", SNS_TOPIC_ARN, "an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)"
+    )
+    if email and topic:
+        raise ConfigError(
+            f"{PROJECT}:alarmEmail={email!r} and alarmTopicArn={topic!r}: set one (a new topic mailing alarmEmail, "
+            "or your existing topic), not both"
+        )
+    return MonitoringSettings(
+        # One namespace per stack, so two stacks in one account never mix their figures.
+        namespace=namespace or f"{PROJECT}/{stack}",
+        alarm_email=email,
+        alarm_topic_arn=topic,
+        api_5xx_percent=read.integer("alarmApi5xxPercent", 1, 100),
+        function_errors=read.integer("alarmFunctionErrors", 1, 1_000_000),
+        function_throttles=read.integer("alarmFunctionThrottles", 1, 1_000_000),
+        duration_percent_of_timeout=read.integer("alarmDurationPercentOfTimeout", 10, 100),
+        ttfb_p90_ms=read.integer("alarmTtfbP90Ms", 1, 900_000),
+        upstream_error_percent=read.integer("alarmUpstreamErrorPercent", 1, 100),
     )
 
 

@@ -20,6 +20,7 @@ def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None)
         "HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
         "OPEN_GRACE_SECONDS": str(settings.open_grace_seconds),
         "WEB_UI": "true" if settings.web_ui else "false",
+        "METRICS_NAMESPACE": settings.monitoring.namespace,
         # The adapter's invoke mode must match the Lambda API the integration calls (infra/modes.py).
         "AWS_LWA_INVOKE_MODE": settings.delivery.adapter_invoke_mode,
     }

@@ -191,6 +191,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             api_id = token[:10]
             self.rules.rest_api(api_id, reveal(inputs["endpointConfiguration"])["types"])
             return api_id, {
+                "name": inputs.get("name", physical),
                 "rootResourceId": token[10:20],
                 "executionArn": f"arn:aws:execute-api:{region}:{account}:{api_id}",
                 "arn": f"arn:aws:apigateway:{region}::/restapis/{api_id}",
@@ -202,6 +203,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:apigateway:{region}::/restapis/{api_id}/stages/{stage}",
                 "executionArn": f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}",
             }
+        if typ == "aws:sns/topic:Topic":
+            topic = inputs.get("name", physical)
+            return f"arn:aws:sns:{region}:{account}:{topic}", {
+                "name": topic,
+                "arn": f"arn:aws:sns:{region}:{account}:{topic}",
+            }
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            alarm = inputs.get("name", physical)
+            return alarm, {"arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{alarm}"}
+        if typ == "aws:cloudwatch/dashboard:Dashboard":
+            board = inputs["dashboardName"]
+            return board, {"dashboardArn": f"arn:aws:cloudwatch::{account}:dashboard/{board}"}
         if typ == "aws:apigateway/domainName:DomainName":
             return inputs["domainName"], {
                 "regionalDomainName": f"d-{token[:10]}.execute-api.{region}.amazonaws.com",

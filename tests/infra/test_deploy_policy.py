@@ -18,6 +18,7 @@ EVERY_OPTION = {
     "domainName": "api.example.com",
     "certificateArn": CERT,
     "endpointType": "EDGE",
+    "alarmEmail": "oncall@example.com",
 }
 
 # The create call behind each resource type the program registers (the AWS API the provider calls for it).
@@ -45,6 +46,10 @@ CREATED_BY = {
     "aws:apigateway/domainName:DomainName": ["apigateway:POST", "cloudfront:UpdateDistribution"],
     "aws:apigateway/basePathMapping:BasePathMapping": ["apigateway:POST"],
     "aws:wafv2/webAclAssociation:WebAclAssociation": ["wafv2:AssociateWebACL", "apigateway:SetWebACL"],
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ["cloudwatch:PutMetricAlarm"],
+    "aws:cloudwatch/dashboard:Dashboard": ["cloudwatch:PutDashboard"],
+    "aws:sns/topic:Topic": ["sns:CreateTopic"],
+    "aws:sns/topicSubscription:TopicSubscription": ["sns:Subscribe"],
     # The image push: docker logs in with a token, then uploads layers and the manifest.
     "docker-build:index:Image": ["ecr:GetAuthorizationToken", "ecr:InitiateLayerUpload", "ecr:PutImage"],
     "docker:index/image:Image": ["ecr:GetAuthorizationToken", "ecr:InitiateLayerUpload", "ecr:PutImage"],
@@ -88,6 +93,13 @@ def test_the_policy_names_the_programs_own_resources_not_every_one_in_the_accoun
     assert allows("iam:PassRole", role)
     for group in run.of_type("aws:cloudwatch/logGroup:LogGroup"):
         assert allows("logs:CreateLogGroup", group.state["arn"])
+    for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        assert allows("cloudwatch:PutMetricAlarm", alarm.state["arn"])
+    for dashboard in run.of_type("aws:cloudwatch/dashboard:Dashboard"):
+        assert allows("cloudwatch:PutDashboard", dashboard.state["dashboardArn"])
+    for topic in run.of_type("aws:sns/topic:Topic"):
+        assert allows("sns:CreateTopic", topic.state["arn"])
+    assert not allows("cloudwatch:DeleteAlarms", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:billing")
     assert not allows("lambda:UpdateFunctionCode", "arn:aws:lambda:us-east-1:123456789012:function:payroll")
     assert not allows("iam:PassRole", "arn:aws:iam::123456789012:role/admin")
     assert not allows("ecr:PutImage", "arn:aws:ecr:us-east-1:123456789012:repository/other")

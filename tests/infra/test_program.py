@@ -395,6 +395,37 @@ def test_access_logs_go_to_their_own_log_group_with_the_stack_retention(program)
     assert "accessLogSettings" not in program("dev").one("aws:apigateway/stage:Stage").inputs
 
 
+# $context variables API Gateway documents for REST access logs (developer guide, "Variables for access logging
+# for API Gateway"; the integration.* streaming timings from "Troubleshoot issues with response streaming").
+DOCUMENTED_CONTEXT = {
+    "$context.requestId", "$context.identity.sourceIp", "$context.requestTime", "$context.httpMethod",
+    "$context.resourcePath", "$context.status", "$context.responseLength", "$context.responseLatency",
+    "$context.integration.latency", "$context.integration.status", "$context.integration.error",
+    "$context.error.responseType", "$context.error.message", "$context.waf.status",
+    "$context.integration.responseTransferMode", "$context.integration.timeToAllHeaders",
+    "$context.integration.timeToFirstContent", "$context.authorizer.principalId",
+    "$context.authorizer.claims.sub", "$context.identity.userArn", "$context.identity.apiKeyId",
+}  # fmt: skip
+
+
+def test_the_access_log_explains_a_stream_and_its_caller_with_documented_variables_only(program):
+    fields = json.loads(
+        program("dev", accessLogs=True).one("aws:apigateway/stage:Stage").inputs["accessLogSettings"]["format"]
+    )
+    assert set(fields.values()) <= DOCUMENTED_CONTEXT
+    assert fields["transferMode"] == "$context.integration.responseTransferMode"
+    assert fields["timeToAllHeaders"] == "$context.integration.timeToAllHeaders"
+    assert fields["timeToFirstContent"] == "$context.integration.timeToFirstContent"
+    # Lambda authorizers' principal, Cognito's subject, the IAM caller, the API key: never a token.
+    assert {fields[key] for key in ("principalId", "cognitoSub", "callerArn", "apiKeyId")} == {
+        "$context.authorizer.principalId",
+        "$context.authorizer.claims.sub",
+        "$context.identity.userArn",
+        "$context.identity.apiKeyId",
+    }
+    assert not any("apiKey}" in value or value == "$context.identity.apiKey" for value in fields.values())
+
+
 def test_a_waf_web_acl_is_associated_with_the_stage(program):
     acl = f"arn:aws:wafv2:{REGION}:{ACCOUNT_ID}:regional/webacl/streamgate/0f0e0d0c-1111-4222-8333-444455556666"
     run = program("dev", wafWebAclArn=acl)
@@ -426,15 +457,18 @@ def test_an_edge_api_is_registered_as_edge_and_warns_about_its_idle_timeout(prog
     assert any("EDGE" in warning and "30 s" in warning for warning in run.warnings)
 
 
-def test_every_cloud_resource_belongs_to_one_of_three_components(run):
+def test_every_cloud_resource_belongs_to_one_of_four_components(run):
     components = {(r.type, r.name) for r in run.resources if r.type.startswith("streamgate:")}
     assert components == {
         ("streamgate:index:HandlerImage", "handler"),
         ("streamgate:index:StreamingFunction", "handler"),
         ("streamgate:index:StreamingApi", "api"),
+        ("streamgate:index:Monitoring", "monitoring"),
     }
     owners = {r.type: r.parent_type for r in run.resources}
     assert owners[INTEGRATION] == owners["aws:apigateway/deployment:Deployment"] == "streamgate:index:StreamingApi"
     assert owners[FUNCTION] == "streamgate:index:StreamingFunction"
     assert owners[IMAGE] == owners["aws:ecr/repository:Repository"] == "streamgate:index:HandlerImage"
+    monitoring = {owners["aws:cloudwatch/metricAlarm:MetricAlarm"], owners["aws:cloudwatch/dashboard:Dashboard"]}
+    assert monitoring == {"streamgate:index:Monitoring"}
     assert all(r.parent_type for r in run.resources if not r.type.startswith("streamgate:"))
