@@ -69,10 +69,10 @@ define deploy_tools
 	  || { echo "make $@: the default imageBuilder (docker-build) needs Docker with buildx: docker buildx version failed" >&2; exit 127; }
 endef
 
-preview: .venv/.synced ## pulumi preview for STACK (needs the Pulumi CLI, Docker with buildx and AWS credentials)
+preview: .venv/.synced ## pulumi preview for STACK under the policy pack (needs the Pulumi CLI, Docker with buildx and AWS credentials)
 	$(deploy_tools)
-	$(PULUMI) preview --stack $(STACK) --diff
+	$(PULUMI) preview --stack $(STACK) --diff --policy-pack policy
 
-up: .venv/.synced ## pulumi up for STACK (needs the Pulumi CLI, Docker with buildx and AWS credentials)
+up: .venv/.synced ## pulumi up for STACK under the policy pack (needs the Pulumi CLI, Docker with buildx and AWS credentials)
 	$(deploy_tools)
-	$(PULUMI) up --stack $(STACK)
+	$(PULUMI) up --stack $(STACK) --policy-pack policy

@@ -67,6 +67,10 @@ class Registered:
     inputs: dict[str, Any]
     state: dict[str, Any]
     parent_type: str | None = None
+    urn: str = ""
+    parent_urn: str | None = None
+    # Input name -> URNs of the resources its value came from, as the engine (and a policy pack) sees them.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def plain(self) -> dict[str, Any]:
@@ -250,15 +254,31 @@ def reveal(value: Any) -> Any:
     return value
 
 
-def _record_parents(resources: list[Registered], urns: Mapping[str, Any]) -> None:
-    """Note each resource's parent type, read from its URN (`…::Parent$Type::name`)."""
-    parents = {}
-    for urn in urns:
+class _RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The mock monitor, also keeping what the engine learns from each registration: parent and dependencies."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[str, tuple[str | None, dict[str, list[str]]]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        dependencies = {key: list(value.urns) for key, value in request.propertyDependencies.items()}
+        self.registrations[response.urn] = (request.parent or None, dependencies)
+        return response
+
+
+def _record_graph(resources: list[Registered], monitor: _RecordingMonitor) -> None:
+    """Note each resource's URN, parent (type and URN) and property dependencies, matched by type and name."""
+    by_key = {}
+    for urn, (parent_urn, dependencies) in monitor.registrations.items():
         qualified_type, name = urn.split("::")[2:4]
         chain = qualified_type.split("$")
-        parents[(chain[-1], name)] = chain[-2] if len(chain) > 1 else None
+        by_key[(chain[-1], name)] = (urn, chain[-2] if len(chain) > 1 else None, parent_urn, dependencies)
     for resource in resources:
-        resource.parent_type = parents.get((resource.type, resource.name))
+        found = by_key.get((resource.type, resource.name))
+        if found:
+            resource.urn, resource.parent_type, resource.parent_urn, resource.property_dependencies = found
 
 
 class _Warnings(logging.Handler):
@@ -285,7 +305,7 @@ def run_program(stack: str, overrides: Mapping[str, Any] | None = None) -> Offli
     """Run __main__.py for `stack` under fresh mocks and config; raises what the program raises."""
     config = stack_config(stack, overrides)
     mocks = RecordingMocks(config.get("aws:region", DEFAULT_REGION))
-    monitor = pulumi.runtime.mocks.MockMonitor(mocks)
+    monitor = _RecordingMonitor(mocks)
     warnings = _Warnings()
     logger = logging.getLogger(f"streamgate.offline.{stack}")
     logger.handlers[:] = [warnings]
@@ -312,5 +332,5 @@ def run_program(stack: str, overrides: Mapping[str, Any] | None = None) -> Offli
                 secret_outputs.add(key)
 
     _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
-    _record_parents(mocks.resources, monitor.resources)
+    _record_graph(mocks.resources, monitor)
     return OfflineRun(stack, mocks.resources, outputs, secret_outputs, warnings.messages)

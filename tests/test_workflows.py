@@ -255,6 +255,20 @@ def test_up_hands_its_callers_the_url_the_verdict_the_report_and_the_picture():
     assert "timeline.png" in by_id["timeline"]["with"]["path"]
 
 
+def test_every_pulumi_preview_and_update_runs_the_policy_pack():
+    runs = [
+        (name, step["with"])
+        for name, _, job in all_jobs()
+        for step in steps(job)
+        if step.get("uses", "").startswith("pulumi/actions@") and step.get("with", {}).get("command")
+    ]
+    assert {(name, given["command"]) for name, given in runs} >= {("preview.yml", "preview"), ("up.yml", "up")}
+    for name, given in runs:
+        if given["command"] in ("preview", "up"):
+            assert given["policyPacks"] == "${{ github.workspace }}/policy", name
+    assert (ROOT / "policy" / "PulumiPolicy.yaml").is_file()
+
+
 def assert_backend_is_configurable(job: dict[str, Any], pulumi: dict[str, Any]) -> None:
     """Pulumi Cloud by token, or a self-managed backend (e.g. s3://) by URL: both wired, neither required."""
     assert pulumi["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"

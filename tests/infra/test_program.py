@@ -472,3 +472,19 @@ def test_every_cloud_resource_belongs_to_one_of_four_components(run):
     monitoring = {owners["aws:cloudwatch/metricAlarm:MetricAlarm"], owners["aws:cloudwatch/dashboard:Dashboard"]}
     assert monitoring == {"streamgate:index:Monitoring"}
     assert all(r.parent_type for r in run.resources if not r.type.startswith("streamgate:"))
+
+
+def test_the_offline_run_keeps_what_the_engine_knows_urns_parents_and_property_dependencies(program):
+    # Stack policies follow these links (which integration reaches which function URL), so they must be real.
+    run = program("dev", integration="function_url")
+    by_name = {r.name: r for r in run.resources}
+    post = run.one(INTEGRATION, "api-post-integration")
+    assert post.urn.endswith(
+        "::streamgate:index:StreamingApi$aws:apigateway/integration:Integration::api-post-integration"
+    )
+    assert post.parent_urn == run.one("streamgate:index:StreamingApi").urn
+    assert post.property_dependencies["uri"] == [run.one(FUNCTION_URL).urn]
+    assert post.property_dependencies["requestParameters"] == [by_name["handler-origin-secret"].urn]
+    assert run.one("aws:apigateway/stage:Stage").property_dependencies["restApi"] == [
+        run.one("aws:apigateway/restApi:RestApi").urn
+    ]
