@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from policy.kinds import resource_policy
 
 SERVICES = ("bedrock", "bedrock-agentcore")
 # Resources that carry an IAM policy document, and where it is.
@@ -90,13 +90,12 @@ def document_problems(name: str, docs: Sequence[Any]) -> list[str]:
     return problems
 
 
-def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    for problem in document_problems(args.name, list(documents(args.resource_type, args.props))):
-        report_violation(problem)
+def _problems(name: str, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    return document_problems(name, list(documents(resource_type, props)))
 
 
-SCOPED_BEDROCK_ACCESS = ResourceValidationPolicy(
-    name="scoped-bedrock-access",
-    description='No IAM statement allows bedrock:* or bedrock-agentcore:* actions on Resource "*".',
-    validate=_validate,
+SCOPED_BEDROCK_ACCESS = resource_policy(
+    "scoped-bedrock-access",
+    'No IAM statement allows bedrock:* or bedrock-agentcore:* actions on Resource "*".',
+    _problems,
 )

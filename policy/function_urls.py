@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import PolicyResource
 
 from infra.modes import ORIGIN_VERIFY_HEADER
 from policy.integrations import INTEGRATION
+from policy.kinds import stack_policy
 from policy.links import of_type, targets
 
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
@@ -67,13 +68,8 @@ def public_url_problems(resources: list[PolicyResource]) -> list[tuple[str, str]
     return problems
 
 
-def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for message, urn in public_url_problems(list(args.resources)):
-        report_violation(message, urn)
-
-
-GUARDED_FUNCTION_URL = StackValidationPolicy(
-    name="guarded-function-url",
-    description="A function URL with auth NONE only behind an integration that maps the origin-secret header.",
-    validate=_validate,
+GUARDED_FUNCTION_URL = stack_policy(
+    "guarded-function-url",
+    "A function URL with auth NONE only behind an integration that maps the origin-secret header.",
+    public_url_problems,
 )

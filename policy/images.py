@@ -4,8 +4,10 @@ same tag would not change the function at all. Lambda also rejects `repo:tag@sha
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from policy.kinds import resource_policy
 
 FUNCTION = "aws:lambda/function:Function"
 BY_DIGEST = re.compile(r"^(?P<repository>[^@\s]+)@sha256:[0-9a-f]{64}$")
@@ -27,15 +29,15 @@ def image_problem(name: str, image_uri: str) -> str | None:
     return None
 
 
-def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != FUNCTION or args.props.get("packageType") != "Image":
-        return
-    if problem := image_problem(args.name, args.props.get("imageUri") or ""):
-        report_violation(problem)
+def _problems(name: str, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != FUNCTION or props.get("packageType") != "Image":
+        return []
+    problem = image_problem(name, props.get("imageUri") or "")
+    return [problem] if problem else []
 
 
-IMAGE_BY_DIGEST = ResourceValidationPolicy(
-    name="image-by-digest",
-    description="Lambda image functions are deployed by digest (repository@sha256:…), never by tag.",
-    validate=_validate,
+IMAGE_BY_DIGEST = resource_policy(
+    "image-by-digest",
+    "Lambda image functions are deployed by digest (repository@sha256:…), never by tag.",
+    _problems,
 )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
-
 from infra.config import BUFFERED_TIMEOUT_QUOTA_MS, STREAM_TIMEOUT_MAX_MS
+from policy.kinds import resource_policy
 from policy.uris import STREAMING_ACTION, STREAMING_VERSION, is_function_url, lambda_invocation
 
 INTEGRATION = "aws:apigateway/integration:Integration"
@@ -67,26 +66,26 @@ def timeout_problem(name: str, props: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _validate_streaming(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type == INTEGRATION and (problem := streaming_problem(args.name, args.props)):
-        report_violation(problem)
+def _streaming_problems(name: str, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    problem = streaming_problem(name, props) if resource_type == INTEGRATION else None
+    return [problem] if problem else []
 
 
-def _validate_timeout(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type == INTEGRATION and (problem := timeout_problem(args.name, args.props)):
-        report_violation(problem)
+def _timeout_problems(name: str, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    problem = timeout_problem(name, props) if resource_type == INTEGRATION else None
+    return [problem] if problem else []
 
 
-STREAMING_INTEGRATION = ResourceValidationPolicy(
-    name="streaming-integration",
-    description="REST integrations that reach a Lambda function URL or Lambda's streaming invocation use "
+STREAMING_INTEGRATION = resource_policy(
+    "streaming-integration",
+    "REST integrations that reach a Lambda function URL or Lambda's streaming invocation use "
     "responseTransferMode STREAM with the URI that matches it.",
-    validate=_validate_streaming,
+    _streaming_problems,
 )
 
-INTEGRATION_TIMEOUT = ResourceValidationPolicy(
-    name="integration-timeout",
-    description=f"Integration timeouts above {BUFFERED_TIMEOUT_QUOTA_MS} ms only with STREAM, and never above "
+INTEGRATION_TIMEOUT = resource_policy(
+    "integration-timeout",
+    f"Integration timeouts above {BUFFERED_TIMEOUT_QUOTA_MS} ms only with STREAM, and never above "
     f"{STREAM_TIMEOUT_MAX_MS} ms.",
-    validate=_validate_timeout,
+    _timeout_problems,
 )

@@ -3,9 +3,10 @@ would replay one caller's whole answer to the next (API Gateway developer guide,
 
 from __future__ import annotations
 
-from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import PolicyResource
 
 from policy.integrations import INTEGRATION
+from policy.kinds import stack_policy
 from policy.links import of_type, targets
 
 STAGE = "aws:apigateway/stage:Stage"
@@ -44,13 +45,8 @@ def caching_problems(resources: list[PolicyResource]) -> list[tuple[str, str]]:
     return problems
 
 
-def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for message, urn in caching_problems(list(args.resources)):
-        report_violation(message, urn)
-
-
-NO_CACHE_WHEN_STREAMING = StackValidationPolicy(
-    name="no-cache-on-streaming-stages",
-    description="No cache cluster and no method caching on stages of a REST API that streams.",
-    validate=_validate,
+NO_CACHE_WHEN_STREAMING = stack_policy(
+    "no-cache-on-streaming-stages",
+    "No cache cluster and no method caching on stages of a REST API that streams.",
+    caching_problems,
 )

@@ -12,18 +12,19 @@ import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from infra.offline import OfflineRun, Registered
+from policy.bedrock_access import ROLE
+from policy.function_urls import FUNCTION_URL
+from policy.images import FUNCTION
+from policy.integrations import INTEGRATION
 from policy.offline import analyze
 from policy.pack import POLICIES
+from policy.stages import METHOD_SETTINGS, STAGE
 
 STACKS = ("dev", "prod")
 MODES = ("function_url", "aws_proxy")
-INTEGRATION = "aws:apigateway/integration:Integration"
-FUNCTION = "aws:lambda/function:Function"
-FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-ROLE = "aws:iam/role:Role"
-STAGE = "aws:apigateway/stage:Stage"
-METHOD_SETTINGS = "aws:apigateway/methodSettings:MethodSettings"
+# A buffered HTTP backend that is not Lambda: the streaming rule does not apply to it, the timeout rule does.
+ELSEWHERE = {"type": "HTTP_PROXY", "uri": "https://backend.example.com/invoke", "responseTransferMode": "BUFFERED"}
 BUFFERED_URI = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
 
 
@@ -126,15 +127,7 @@ BREAKAGES = {
         "timeoutMilliseconds 60000 with responseTransferMode BUFFERED: only STREAM may wait longer than 29000 ms",
         "dev",
         "aws_proxy",
-        lambda run: edited(
-            run,
-            INTEGRATION,
-            "api-post-integration",
-            type="HTTP_PROXY",
-            uri="https://backend.example.com/invoke",
-            responseTransferMode="BUFFERED",
-            timeoutMilliseconds=60000,
-        ),
+        lambda run: edited(run, INTEGRATION, "api-post-integration", **ELSEWHERE, timeoutMilliseconds=60000),
     ),
     "public URL reached without the origin header": Breakage(
         "guarded-function-url",
@@ -301,15 +294,7 @@ def test_a_value_unknown_during_preview_is_an_advisory_note_not_a_pass_or_a_fail
 
 def test_an_integration_that_reaches_no_lambda_is_left_alone(program):
     run = program("prod", integration="aws_proxy")
-    resources, _ = edited(
-        run,
-        INTEGRATION,
-        "api-post-integration",
-        type="HTTP_PROXY",
-        uri="https://backend.example.com/invoke",
-        responseTransferMode="BUFFERED",
-        timeoutMilliseconds=29000,
-    )
+    resources, _ = edited(run, INTEGRATION, "api-post-integration", **ELSEWHERE, timeoutMilliseconds=29000)
     assert analyze(resources) == []
 
 
