@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from infra.config import BUFFERED_TIMEOUT_QUOTA_MS, STREAM_TIMEOUT_MAX_MS
+from infra.modes import BUFFERED, STREAM
 from policy.kinds import resource_policy
 from policy.uris import STREAMING_ACTION, STREAMING_VERSION, is_function_url, lambda_invocation
 
@@ -13,6 +13,9 @@ INTEGRATION = "aws:apigateway/integration:Integration"
 # API Gateway's defaults when the property is left out (Integration API reference).
 DEFAULT_TRANSFER_MODE = "BUFFERED"
 DEFAULT_TIMEOUT_MS = 29_000
+# Above this only STREAM may wait: the policy holds BUFFERED to its default quota, raised or not.
+BUFFERED_TIMEOUT_QUOTA_MS = BUFFERED.quota_timeout_ms or DEFAULT_TIMEOUT_MS
+STREAM_TIMEOUT_MAX_MS = STREAM.max_timeout_ms
 HTTP_TYPES = ("HTTP", "HTTP_PROXY")
 AWS_TYPES = ("AWS", "AWS_PROXY")
 

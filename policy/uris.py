@@ -11,14 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.modes import STREAMING_INVOCATION_PATH
+from infra.aws_rules import LAMBDA_URI
+from infra.modes import STREAM
 
 FUNCTION_URL = re.compile(r"^https://[a-z0-9]+\.lambda-url\.[a-z0-9-]+\.on\.aws(?:/|$)")
-LAMBDA_PATH = re.compile(
-    r"^arn:[\w-]+:apigateway:[\w-]+:lambda:path/(?P<version>[^/]+)/functions/(?P<function>.+)/(?P<action>[\w-]+)$"
-)
-STREAMING_VERSION = STREAMING_INVOCATION_PATH.split("/")[0]
-STREAMING_ACTION = STREAMING_INVOCATION_PATH.rsplit("/", 1)[-1]
+STREAMING_VERSION = STREAM.lambda_invocation_path.split("/")[0]
+STREAMING_ACTION = STREAM.lambda_invocation_path.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ class LambdaInvocation:
 
 
 def lambda_invocation(uri: str) -> LambdaInvocation | None:
-    match = LAMBDA_PATH.match(uri)
+    match = LAMBDA_URI.match(uri)
     return LambdaInvocation(match["version"], match["action"]) if match else None
 
 

@@ -76,6 +76,6 @@ def test_make_preview_and_up_run_with_the_pack():
         recipe = subprocess.run(
             ["make", "-n", target, "STACK=dev"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
         ).stdout
-        (command,) = [line for line in recipe.splitlines() if line.startswith(f"pulumi {target} ")]
+        (command,) = [line for line in recipe.splitlines() if f"pulumi {target} " in line]
         assert "--stack dev" in command
         assert "--policy-pack policy" in command

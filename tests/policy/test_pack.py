@@ -276,6 +276,29 @@ def test_the_buffered_comparison_setting_is_refused_on_both_integrations(program
     assert {v.policy for v in violations} == {"streaming-integration"}
 
 
+def test_a_buffered_lambda_proxy_is_consistent_and_passes_but_a_long_buffered_timeout_does_not(program):
+    # aws_proxy + BUFFERED calls the buffered 2015-03-31 invocation: the URI matches the mode, nothing streams.
+    assert (
+        analyze(
+            program(
+                "dev", integration="aws_proxy", responseTransferMode="BUFFERED", integrationTimeoutMs=29000
+            ).resources
+        )
+        == []
+    )
+    run = program(
+        "dev",
+        integration="aws_proxy",
+        responseTransferMode="BUFFERED",
+        allowLongBufferedTimeout=True,
+        integrationTimeoutMs=60000,
+    )
+    assert {(v.policy, v.urn.rsplit("::", 1)[-1]) for v in analyze(run.resources)} == {
+        ("integration-timeout", "api-post-integration"),
+        ("integration-timeout", "api-options-integration"),
+    }
+
+
 def test_a_policy_pack_config_file_can_downgrade_a_policy_for_a_comparison_stack(program):
     run = program("dev", responseTransferMode="BUFFERED", integrationTimeoutMs=29000)
     notes = analyze(run.resources, levels={"streaming-integration": "advisory"})
