@@ -53,7 +53,11 @@ def make(
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize(("target", "command"), [("preview", "preview --stack dev --diff"), ("up", "up --stack dev")])
+# Every preview and update runs under the policy pack (policy/).
+@pytest.mark.parametrize(
+    ("target", "command"),
+    [("preview", "preview --stack dev --diff --policy-pack policy"), ("up", "up --stack dev --policy-pack policy")],
+)
 def test_pulumi_runs_with_the_makefiles_uv_first_on_path(tools, target, command):
     result = make(target, tools, STACK="dev")
     assert result.returncode == 0, result.stderr

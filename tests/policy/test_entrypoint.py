@@ -69,13 +69,3 @@ def test_the_running_pack_refuses_a_tagged_image_over_grpc(analyzer):
     assert (diagnostic.policyName, diagnostic.enforcementLevel) == ("image-by-digest", analyzer_pb2.MANDATORY)
     assert "by tag" in diagnostic.message
     assert diagnostic.policyPackName == NAME
-
-
-def test_make_preview_and_up_run_with_the_pack():
-    for target in ("preview", "up"):
-        recipe = subprocess.run(
-            ["make", "-n", target, "STACK=dev"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
-        ).stdout
-        (command,) = [line for line in recipe.splitlines() if f"pulumi {target} " in line]
-        assert "--stack dev" in command
-        assert "--policy-pack policy" in command
