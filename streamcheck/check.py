@@ -26,5 +26,7 @@ class Check:
 
 def run_check(target: Target, body: bytes, headers: Mapping[str, str], timeout: float, signer: Signer | None) -> Check:
     result = probe(target.url, body, headers, timeout, signer)
-    verdict = judge(result.status, result.samples, forbidden_expected=target.forbidden_expected)
+    verdict = judge(
+        result.status, result.samples, forbidden_expected=target.forbidden_expected, error_event=result.error_event
+    )
     return Check(target, result, verdict)

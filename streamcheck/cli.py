@@ -25,7 +25,8 @@ verdict:
   STREAMED  bytes arrived spread over time: >= {verdict.MIN_EARLY_SHARE:.0%} of them before the final
             {verdict.FINAL_BURST_WINDOW_S} s burst, first to last byte >= {verdict.MIN_SPREAD_S} s
   BUFFERED  (almost) everything arrived in one burst at the end
-  ERROR     a status other than 200, or an empty body
+  ERROR     a status other than 200, an empty body, or a stream carrying an `event: error`
+            (the report names its error code)
   GUARDED   (--both) the function URL answered 403: only API Gateway holds its secret header
 
 exit status:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from streamcheck import sse
 from streamcheck.verdict import Sample
 
 # Adds authentication headers for (method, url, headers, body); see streamcheck.sigv4.
@@ -45,6 +46,10 @@ class ProbeResult:
     @property
     def events(self) -> int:
         return count_events(self.body)
+
+    @property
+    def error_event(self) -> sse.ErrorEvent | None:
+        return sse.first_error(self.body)
 
 
 def check_url(url: str) -> str:
@@ -111,8 +116,7 @@ def probe(
 
 def count_events(body: bytes) -> int:
     """SSE events carrying data (keep-alive comments are not events)."""
-    blocks = body.replace(b"\r\n", b"\n").split(b"\n\n")
-    return sum(1 for block in blocks if any(line.startswith(b"data:") for line in block.split(b"\n")))
+    return sum(1 for _ in sse.events(body))
 
 
 def _origin(url: str) -> str:

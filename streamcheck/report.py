@@ -26,6 +26,7 @@ def human(checks: Sequence[Check]) -> str:
         ("chunks / events", [f"{len(c.result.samples)} / {c.result.events}" for c in checks]),
         ("before final burst", [_share(c.verdict.figures.get("early_share")) for c in checks]),
         ("first→last byte", [_seconds(c.verdict.figures.get("spread_s")) for c in checks]),
+        ("error", [c.verdict.figures.get("error", MISSING) for c in checks]),
         ("verdict", [c.verdict.name for c in checks]),
     ]
     label_width = max(len(label) for label, _ in rows)
@@ -37,7 +38,7 @@ def human(checks: Sequence[Check]) -> str:
     lines.append("")
     for check in checks:
         lines.append(f"{check.target.label}: {check.verdict.name} — {check.verdict.reason}")
-        if check.verdict.name == rule.ERROR and check.result.body:
+        if check.verdict.name == rule.ERROR and check.result.body and "error" not in check.verdict.figures:
             lines.append(f"  answer: {_snippet(check.result.body)}")
     return "\n".join(lines)
 
@@ -69,6 +70,7 @@ def _check_document(check: Check) -> dict[str, Any]:
         "chunks": len(result.samples),
         "events": result.events,
         "verdict": check.verdict.name,
+        "error": check.verdict.figures.get("error"),
         "passed": check.verdict.passed,
         "reason": check.verdict.reason,
         "figures": check.verdict.figures,

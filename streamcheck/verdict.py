@@ -11,6 +11,9 @@ the reader saw a real part of the answer well before the end. A buffering hop (a
 that collects the body) delivers everything in one burst at the end, so its early share is ~0 even
 when a keep-alive comment or the first few bytes trickled out earlier. An answer that completes faster
 than `MIN_SPREAD_S` cannot prove anything either way and is judged BUFFERED, with that reason.
+
+A 200 stream that carries an `event: error` is ERROR whatever its timing: the backend failed, and a
+deploy gate must not pass it because the failure arrived in a well-streamed body.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from streamcheck.sse import ErrorEvent
 
 # A buffering hop flushes its whole body in a few milliseconds; 100 ms also absorbs network jitter
 # and TCP splitting the flushed body into several reads.
@@ -50,7 +55,13 @@ class Verdict:
         return self.name in PASSING
 
 
-def judge(status: int, samples: Sequence[Sample], *, forbidden_expected: bool = False) -> Verdict:
+def judge(
+    status: int,
+    samples: Sequence[Sample],
+    *,
+    forbidden_expected: bool = False,
+    error_event: ErrorEvent | None = None,
+) -> Verdict:
     """STREAMED, BUFFERED, ERROR or GUARDED for one response, with the figures behind it."""
     if status == 403 and forbidden_expected:
         return Verdict(GUARDED, "403 as expected: only API Gateway holds the header this URL requires")
@@ -60,6 +71,11 @@ def judge(status: int, samples: Sequence[Sample], *, forbidden_expected: bool = 
     if not chunks:
         return Verdict(ERROR, "200 with an empty body")
     figures = stream_figures(chunks)
+    if error_event is not None:
+        reason = f"the stream carried an error event: {error_event.code}"
+        if error_event.message:
+            reason += f" ({error_event.message})"
+        return Verdict(ERROR, reason, {**figures, "error": error_event.code})
     if len(chunks) == 1:
         return Verdict(BUFFERED, "the whole body arrived in a single chunk", figures)
     if figures["spread_s"] < MIN_SPREAD_S:

@@ -12,17 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from streamcheck import verdict
+from streamcheck import sse, verdict
 from streamcheck.cli import EXIT_FAILED, EXIT_PASSED, EXIT_UNCHECKED, main
 from streamcheck.probe import count_events
 from streamcheck.sigv4 import SigningError, service_and_region
+from streamcheck.sse import ErrorEvent
 from streamcheck.stack import API_INVOKE_URL, FUNCTION_URL, INTEGRATION
+from tests.fakes import FakeAgentCore
+from tests.fakes.agentcore import sse as sse_reply
+from tests.fakes.agentcore import sse_event
 from tests.loopback import ROOT, serve_in_thread, serve_process
-from tests.streamcheck_support.apps import BufferingApp, RecordingApp, demo_events
+from tests.streamcheck_support.apps import BufferingApp, ErrorEventApp, RecordingApp, demo_events
 
 # Long enough for a spread well above MIN_SPREAD_S (~40 tokens), short enough for a fast suite.
 DEMO_ENV = {"BACKEND": "demo", "DEMO_TOKEN_DELAY": "0.008"}
 ORIGIN_SECRET = "only-api-gateway-knows-this"
+AGENT_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef"
 
 
 @pytest.fixture(scope="module")
@@ -410,3 +415,51 @@ def test_help_documents_the_verdicts_and_exit_codes(capsys):
     for line in ("0  every endpoint STREAMED", "1  an endpoint BUFFERED or ERROR", "2  could not check"):
         assert line in out
     assert f"{verdict.FINAL_BURST_WINDOW_S} s burst" in out
+
+
+# -- a stream that carries an error event ----------------------------------------------------------------
+
+
+def test_a_well_streamed_body_carrying_an_error_event_is_an_error_naming_its_code():
+    failure = ErrorEvent("ThrottlingException", "slow down")
+    result = verdict.judge(200, steady(40, 0.025), error_event=failure)
+    assert result.name == verdict.ERROR
+    assert not result.passed
+    assert result.reason == "the stream carried an error event: ThrottlingException (slow down)"
+    assert result.figures["error"] == "ThrottlingException"
+    assert result.figures["early_share"] > 0.85, "the timing is still reported"
+
+
+def test_the_error_event_is_read_the_way_an_event_source_reads_it():
+    body = (
+        b"data: fine\r\n\r\n"
+        b": an error in a comment is no event\n\n"
+        b'event: error\rdata: {"error": "UpstreamInterrupted",\rdata:  "message": "cut"}\r\r'
+    )
+    assert sse.first_error(body) == ErrorEvent("UpstreamInterrupted", "cut")
+    assert [event.type for event in sse.events(body)] == ["message", "error"]
+    assert sse.first_error(b'data: {"error": "looks like one"}\n\n') is None, "only the event type counts"
+    assert sse.first_error(b'event: error\ndata: {"error": "x"}\n') is None, "an unfinished event is dropped"
+    assert sse.first_error(b"event: error\ndata: not json\n\n") == ErrorEvent("unknown", "not json")
+
+
+def test_the_deploy_gate_fails_a_backend_that_breaks_mid_stream(capsys):
+    with FakeAgentCore() as agent:
+        agent.respond_with(sse_reply([sse_event({"n": n}) for n in range(15)], delay=0.03, abort=True))
+        env = {**agent.env, "BACKEND": "agentcore", "AGENT_RUNTIME_ARN": AGENT_ARN}
+        with serve_process(env) as (base, _):
+            code, out, _ = run_cli(capsys, base, "--json")
+    document = json.loads(out)
+    (check,) = document["checks"]
+    assert code == EXIT_FAILED
+    assert (document["passed"], check["verdict"], check["error"]) == (False, "ERROR", "UpstreamInterrupted")
+    assert check["figures"]["spread_s"] > verdict.MIN_SPREAD_S, "it streamed, and still fails"
+
+
+def test_the_table_names_the_error_code(capsys):
+    with serve_in_thread(ErrorEventApp()) as base:
+        code, out, _ = run_cli(capsys, base)
+    table = dict(line.split(None, 1) for line in out.splitlines()[1:] if line and ":" not in line[:20])
+    assert code == EXIT_FAILED
+    assert (table["error"], table["verdict"]) == ("ThrottlingException", "ERROR")
+    assert out.splitlines()[-1].endswith("ERROR — the stream carried an error event: ThrottlingException (slow down)")

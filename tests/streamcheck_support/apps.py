@@ -36,6 +36,21 @@ class BufferingApp:
         await send({"type": "http.response.body", "body": body})
 
 
+class ErrorEventApp:
+    """A stream that goes well for a while, then fails the way the app reports it: an `error` event."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await _drain(receive)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        for n in range(12):
+            await send({"type": "http.response.body", "body": sse.event({"n": n}), "more_body": True})
+            await anyio.sleep(0.03)
+        failure = sse.event({"error": "ThrottlingException", "message": "slow down"}, "error")
+        await send({"type": "http.response.body", "body": failure})
+
+
 class RecordingApp:
     """Remembers each request's headers and body; answers with a short SSE stream."""
 
