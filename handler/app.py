@@ -1,10 +1,11 @@
-"""The ASGI app: `POST /invoke` streams the answer, `GET /healthz` tells the adapter we are ready, and
-`GET /` (with `WEB_UI` on) serves a page that streams answers in a browser."""
+"""The ASGI app: `POST /invoke` streams the answer, `POST /v1/chat/completions` and `GET /v1/models` speak
+OpenAI's format (model backends only), `GET /healthz` tells the adapter we are ready, and `GET /` (with
+`WEB_UI` on) serves a page that streams answers in a browser."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TextIO
 
@@ -17,14 +18,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from handler import contract, warm_up
+from handler import contract, sse, warm_up
 from handler.access_log import AccessLog
-from handler.backends import Backend, make_backend
+from handler.backends import AgentBackend, Backend, ModelBackend, make_backend
+from handler.collected import CollectedResponse
 from handler.errors import ApiError, ClientGone, InternalErrors
 from handler.origin_guard import OriginGuard
 from handler.page import serve_page
 from handler.relay import RelayResponse
 from handler.settings import Settings
+from handler.upstream import Upstream
+from handler.wire import openai
+from handler.wire import sse as native
+
+OPENAI_PREFIX = "/v1/"
 
 # How long one readiness check waits for the backend before it answers 503 (the adapter asks again).
 HEALTH_WAIT_SECONDS = 1.0
@@ -33,24 +40,54 @@ HEALTH_WAIT_SECONDS = 1.0
 def create_app(settings: Settings, backend: Backend | None = None, log_stream: TextIO | None = None) -> ASGIApp:
     """The app for `settings`; tests may hand in a `backend` and a stream for the access log."""
     backend = backend or make_backend(settings)
+    limits = contract.Limits(max_tokens=settings.max_tokens)
     cors = {
         "access-control-allow-origin": settings.cors_allow_origin,
         "access-control-expose-headers": "X-Session-Id",
     }
 
-    async def invoke(request: Request) -> Response:
-        body = await contract.read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
-        invocation = contract.parse_invoke(body)
-        request.state.session_id = invocation.session_id
-        headers = {**cors, "x-session-id": invocation.session_id}
-        opener = partial(backend.open, invocation.prompt, invocation.session_id)
+    def relay(
+        opener: Callable[[], Awaitable[Upstream]],
+        headers: dict[str, str],
+        error_event: Callable[[dict[str, str]], bytes] = sse.error_event,
+    ) -> Response:
         return RelayResponse(  # type: ignore[return-value]
             opener,
             headers,
             settings.heartbeat_seconds,
             error_headers=cors,
             open_grace_seconds=settings.open_grace_seconds,
+            error_event=error_event,
         )
+
+    async def read_body(request: Request) -> bytes:
+        return await contract.read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+
+    async def invoke(request: Request) -> Response:
+        body = await read_body(request)
+        if isinstance(backend, AgentBackend):
+            call = contract.parse_agent_request(body, request.headers)
+            session_id, opener = call.session_id, partial(backend.open, call)
+        else:
+            invocation = contract.parse_invoke(body, limits)
+            session_id, opener = invocation.session_id, partial(_native, backend, invocation.conversation)
+        request.state.session_id = session_id
+        return relay(opener, {**cors, "x-session-id": session_id})
+
+    async def chat_completions(request: Request) -> Response:
+        model = _model_backend(backend)
+        try:
+            body = await read_body(request)
+        except ApiError as error:
+            raise openai.as_openai(error) from None
+        chat = openai.parse_chat(body, model.model, limits)
+        converse = partial(model.converse, chat.conversation)
+        if chat.stream:
+            return relay(partial(openai.open_stream, converse, chat), cors, openai.error_event)
+        return CollectedResponse(partial(openai.completion, converse, chat), cors)  # type: ignore[return-value]
+
+    async def list_models(request: Request) -> Response:
+        return JSONResponse(openai.models(_model_backend(backend).model), headers=cors)
 
     async def preflight(request: Request) -> Response:
         return Response(
@@ -91,6 +128,8 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         assert isinstance(error, HTTPException)
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HttpError")
         refusal = ApiError(error.status_code, code, str(error.detail))
+        if request.url.path.startswith(OPENAI_PREFIX):
+            refusal = openai.as_openai(refusal)
         return refusal.response(headers=error.headers, scope=request.scope)
 
     middleware = [
@@ -104,6 +143,9 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     routes = [
         Route("/invoke", invoke, methods=["POST"]),
         Route("/invoke", preflight, methods=["OPTIONS"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/chat/completions", preflight, methods=["OPTIONS"]),
+        Route("/v1/models", list_models, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     if settings.web_ui:
@@ -114,6 +156,16 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         lifespan=lifespan,
         exception_handlers={ApiError: api_error, ClientGone: client_gone, HTTPException: http_error},
     )
+
+
+async def _native(backend: ModelBackend, conversation: contract.Conversation) -> Upstream:
+    return native.upstream(await backend.converse(conversation))
+
+
+def _model_backend(backend: Backend) -> ModelBackend:
+    if not isinstance(backend, ModelBackend):
+        raise openai.not_here(backend.name)
+    return backend
 
 
 app = create_app(Settings.from_env())

@@ -49,12 +49,15 @@ class RelayResponse:
         heartbeat_seconds: float,
         error_headers: dict[str, str],
         open_grace_seconds: float = 2.0,
+        error_event: Callable[[dict[str, str]], bytes] = sse.error_event,
     ) -> None:
         self.open_upstream = open_upstream
         self.headers = headers
         self.heartbeat_seconds = heartbeat_seconds
         self.error_headers = error_headers
         self.open_grace_seconds = open_grace_seconds
+        # The stream's wire format says how a failure reads (native `event: error`, or OpenAI's error object).
+        self.error_event = error_event
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: dict[str, Any] = scope.setdefault("state", {})
@@ -100,6 +103,8 @@ class RelayResponse:
             return await self.open_upstream()
         except UpstreamError as failure:
             raise from_upstream(failure) from failure
+        except ApiError:  # a refusal the opener phrased itself (e.g. in OpenAI's error shape)
+            raise
         except Exception as error:
             log.exception("the upstream could not be opened")
             raise ApiError(502, "InternalError", "the upstream could not be started", detail=repr(error)) from error
@@ -182,7 +187,7 @@ class RelayResponse:
                     state["outcome"] = "upstream_error"
                     errors.remember(state, item.code, item.detail)
                 # The failure may have cut an event short: end it, so the error arrives as its own event.
-                chunk = position.end_event() + sse.event(_error_event(item, state), "error")
+                chunk = position.end_event() + self.error_event(_error_event(item, state))
             else:
                 chunk = item
                 state["events"] = position.feed(chunk)

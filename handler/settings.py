@@ -13,6 +13,10 @@ from handler.metrics import DEFAULT_NAMESPACE, NAMESPACE
 T = TypeVar("T", int, float)
 
 BACKENDS = ("agentcore", "bedrock", "demo")
+GUARDRAIL_STREAM_MODES = ("sync", "async")
+# Bedrock's own patterns for a guardrail's identifier (an id or its ARN) and version.
+GUARDRAIL_IDENTIFIER = re.compile(r"[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:\d{12}:guardrail/[a-z0-9]+")
+GUARDRAIL_VERSION = re.compile(r"(?:[0-9]{1,8}|DRAFT)")
 
 
 class ConfigError(ValueError):
@@ -41,6 +45,14 @@ class Settings:
     metrics_namespace: str = DEFAULT_NAMESPACE
     # GET / serves the page in handler/web/ (the stack's webUi setting; on for `make local`).
     web_ui: bool = True
+    # The model's settings (bedrock); None leaves the model's own default.
+    system_prompt: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    guardrail_identifier: str | None = None
+    guardrail_version: str | None = None
+    guardrail_stream_mode: str = "sync"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,7 +82,16 @@ class Settings:
                 "a CloudWatch namespace (1-255 of A-Z a-z 0-9 space . - _ / # :, not starting with AWS/)",
             ),
             web_ui=reader.flag("WEB_UI", cls.web_ui),
+            system_prompt=reader.text("SYSTEM_PROMPT"),
+            max_tokens=reader.optional_integer("MAX_TOKENS", low=1, high=1_000_000),
+            temperature=reader.optional_number("TEMPERATURE", low=0, high=1),
+            top_p=reader.optional_number("TOP_P", low=0, high=1),
+            guardrail_identifier=reader.matching("GUARDRAIL_IDENTIFIER", GUARDRAIL_IDENTIFIER, "a guardrail id or ARN"),
+            guardrail_version=reader.matching("GUARDRAIL_VERSION", GUARDRAIL_VERSION, "a version number or DRAFT"),
+            guardrail_stream_mode=reader.choice("GUARDRAIL_STREAM_MODE", GUARDRAIL_STREAM_MODES, default="sync"),
         )
+        if (settings.guardrail_identifier is None) != (settings.guardrail_version is None):
+            raise ConfigError("GUARDRAIL_IDENTIFIER and GUARDRAIL_VERSION go together: set both or neither")
         if backend == "agentcore" and not settings.agent_runtime_arn:
             raise ConfigError("AGENT_RUNTIME_ARN is required when BACKEND=agentcore")
         if backend == "bedrock" and not settings.model_id:
@@ -123,6 +144,18 @@ class _Reader:
         if raw.lower() not in _FLAGS:
             raise ConfigError(f"{name}={raw!r} is not one of true, false")
         return _FLAGS[raw.lower()]
+
+    def matching(self, name: str, pattern: re.Pattern[str], kind: str) -> str | None:
+        value = self.text(name)
+        if value is not None and not pattern.fullmatch(value):
+            raise ConfigError(f"{name}={value!r} is not {kind}")
+        return value
+
+    def optional_number(self, name: str, *, low: float, high: float) -> float | None:
+        return None if self.text(name) is None else self.number(name, low, low=low, high=high)
+
+    def optional_integer(self, name: str, *, low: int, high: int) -> int | None:
+        return None if self.text(name) is None else self.integer(name, low, low=low, high=high)
 
     def number(self, name: str, default: float, *, low: float, high: float) -> float:
         return self._parsed(name, default, float, "a number", low, high)

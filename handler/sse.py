@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from typing import Any
+
+from handler import jsonenc
+from handler.jsonenc import valid_unicode
+
+__all__ = ["KEEP_ALIVE", "KEEP_ALIVE_LINE", "MEDIA_TYPE", "error_event", "event", "raw_event", "valid_unicode"]
 
 MEDIA_TYPE = "text/event-stream"
 KEEP_ALIVE = b": keep-alive\n\n"
@@ -13,13 +18,16 @@ KEEP_ALIVE_LINE = b": keep-alive\n"
 
 def event(data: Any, name: str | None = None) -> bytes:
     """One SSE event whose `data:` line is `data` as compact JSON."""
+    return raw_event(jsonenc.dumps(data), name)
+
+
+def raw_event(data: str, name: str | None = None) -> bytes:
+    """One SSE event whose `data:` line is `data` as it is (one line, e.g. OpenAI's `[DONE]`)."""
     head = f"event: {name}\n" if name else ""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return f"{head}data: {valid_unicode(text)}\n\n".encode()
+    return f"{head}data: {data}\n\n".encode()
 
 
-def valid_unicode(text: str) -> str:
-    """`text` with any lone surrogate (which UTF-8 cannot encode: JSON's "\\ud800" decodes to one) as U+FFFD."""
-    if text.isascii():
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+def error_event(body: Mapping[str, str]) -> bytes:
+    """The native `error` event (`{"error": CODE, "message": ..., "request_id": ...}`); it also ends a
+    relayed agent stream that broke."""
+    return event(body, "error")

@@ -17,7 +17,7 @@ class UpstreamError(Exception):
         self.detail = detail
 
 
-async def _nothing_to_close() -> None:
+async def nothing_to_close() -> None:
     return None
 
 
@@ -25,4 +25,4 @@ async def _nothing_to_close() -> None:
 class Upstream:
     media_type: str
     chunks: AsyncIterator[bytes]
-    close: Callable[[], Awaitable[None]] = _nothing_to_close
+    close: Callable[[], Awaitable[None]] = nothing_to_close

@@ -48,7 +48,17 @@ def makefile_targets() -> set[str]:
 def env_names_read_by_the_app() -> set[str]:
     """Variable names the app reads: the settings reader's calls, and os.environ in `python -m handler`."""
     names = set()
-    readers = {"text", "choice", "number", "integer", "pattern", "flag"}
+    readers = {
+        "text",
+        "choice",
+        "number",
+        "integer",
+        "pattern",
+        "flag",
+        "matching",
+        "optional_number",
+        "optional_integer",
+    }
     for path, methods in ((ROOT / "handler" / "settings.py", readers), (ROOT / "handler" / "__main__.py", {"get"})):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods:

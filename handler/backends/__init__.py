@@ -1,23 +1,45 @@
-"""Where an answer comes from. Each backend opens an `Upstream` for one request."""
+"""Where an answer comes from: an agent relayed as it answers, or a model whose answer is typed events."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from handler.contract import AgentRequest, Conversation
+from handler.events import Answer
 from handler.settings import Settings
 from handler.upstream import Upstream
 
 
-class Backend(Protocol):
+class _Backend(Protocol):
     name: str
 
     async def ready(self) -> str | None:
         """Wait until the backend can serve: None then, or why it never will."""
         ...
 
-    async def open(self, prompt: str, session_id: str) -> Upstream:
+
+@runtime_checkable
+class AgentBackend(_Backend, Protocol):
+    """Its answer's bytes reach the client untouched: the agent's stream format is its own."""
+
+    async def open(self, request: AgentRequest) -> Upstream:
         """Start the answer; raise `UpstreamError` if it cannot start."""
         ...
+
+
+@runtime_checkable
+class ModelBackend(_Backend, Protocol):
+    """Its answer is typed events (`handler.events`), which a renderer puts in the client's wire format."""
+
+    # The one model this backend answers with, as GET /v1/models lists it.
+    model: str
+
+    async def converse(self, conversation: Conversation) -> Answer:
+        """Start the answer; raise `UpstreamError` if it cannot start."""
+        ...
+
+
+Backend = AgentBackend | ModelBackend
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -27,9 +49,11 @@ def make_backend(settings: Settings) -> Backend:
 
         return AgentCoreBackend(settings.agent_runtime_arn or "", settings.agent_qualifier, region=settings.aws_region)
     if settings.backend == "bedrock":
-        from handler.backends.bedrock import BedrockBackend
+        from handler.backends.bedrock import BedrockBackend, ModelSettings
 
-        return BedrockBackend(settings.model_id or "", region=settings.aws_region)
+        return BedrockBackend(
+            settings.model_id or "", ModelSettings.from_settings(settings), region=settings.aws_region
+        )
     from handler.backends.demo import DemoBackend
 
     return DemoBackend(settings.demo_token_delay)

@@ -6,9 +6,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from handler import sse
+from handler import jsonenc, sse
 from handler.backends import aws
+from handler.contract import AgentRequest
 from handler.upstream import Upstream
+
+# InvokeAgentRuntime's limit on traceState; a longer one is dropped rather than failing the call.
+MAX_TRACE_STATE = 512
+# The rehearsal carries a trace parent too, so the first traced call finds its headers' path loaded.
+WARM_UP_TRACE = "00-" + "0" * 31 + "1-" + "0" * 15 + "1-00"
 
 
 class AgentCoreBackend:
@@ -24,8 +30,8 @@ class AgentCoreBackend:
     async def ready(self) -> str | None:
         return await self._client.ready()
 
-    async def open(self, prompt: str, session_id: str) -> Upstream:
-        request = self._request(prompt, session_id)
+    async def open(self, agent_request: AgentRequest) -> Upstream:
+        request = self._request(agent_request)
         response = await self._client.call(
             "invoke_agent_runtime", discard=lambda unread: unread["response"].close(), **request
         )
@@ -37,20 +43,25 @@ class AgentCoreBackend:
         # client reads a single format whichever way the agent answers.
         return Upstream(sse.MEDIA_TYPE, _as_one_event(body.chunks), body.close)
 
-    def _request(self, prompt: str, session_id: str) -> dict[str, Any]:
+    def _request(self, agent_request: AgentRequest) -> dict[str, Any]:
         request: dict[str, Any] = {
             "agentRuntimeArn": self._runtime_arn,
-            "runtimeSessionId": session_id,
+            "runtimeSessionId": agent_request.session_id,
             "contentType": "application/json",
             "accept": "text/event-stream, application/json",
-            "payload": json.dumps({"prompt": prompt}).encode(),
+            "payload": jsonenc.body(agent_request.payload),
         }
         if self._qualifier:
             request["qualifier"] = self._qualifier
+        if agent_request.trace_parent:
+            request["traceParent"] = agent_request.trace_parent
+            if agent_request.trace_state and len(agent_request.trace_state) <= MAX_TRACE_STATE:
+                request["traceState"] = agent_request.trace_state
         return request
 
     def _rehearse(self, client: Any) -> None:
-        aws.rehearse(client, "invoke_agent_runtime", **self._request("warm-up", "streamgate-warm-up-" + "0" * 20))
+        warm_up = AgentRequest({"prompt": "warm-up"}, "streamgate-warm-up-" + "0" * 20, WARM_UP_TRACE)
+        aws.rehearse(client, "invoke_agent_runtime", **self._request(warm_up))
 
 
 async def _as_one_event(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

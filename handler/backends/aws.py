@@ -14,9 +14,9 @@ import contextlib
 import logging
 import select
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -24,6 +24,7 @@ from handler.body_reader import BodyReader
 from handler.upstream import Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Each call waiting for an answer's first byte holds a thread; anyio's default pool of 40 would make
 # the 41st concurrent stream wait for someone else's agent.
@@ -187,6 +188,22 @@ def threaded_body(read1: Callable[[int], bytes], raw: Any, media_type: str) -> U
     return Upstream(media_type, _with_upstream_errors(reader.chunks()), close)
 
 
+def threaded_items(items: Iterator[T], raw: Any) -> tuple[AsyncIterator[T], Callable[[], Any]]:
+    """The items of a blocking iterator over the urllib3 response `raw` (e.g. botocore's EventStream),
+    each fetched on the call pool so the event loop never waits, and how to close it mid-read."""
+
+    async def close() -> None:
+        await close_raw(raw)
+
+    return _with_upstream_errors(_fetched(items)), close
+
+
+async def _fetched(items: Iterator[T]) -> AsyncIterator[T]:
+    end = object()
+    while (item := await asyncio.wrap_future(_CALLS.submit(next, items, end))) is not end:
+        yield item  # type: ignore[misc]
+
+
 def _readable(raw: Any) -> Callable[[], bool]:
     """Whether the response's socket has bytes waiting already (a read now would not block)."""
     sock = socket_of(raw)
@@ -211,7 +228,7 @@ def socket_of(raw: Any) -> Any:
     return getattr(getattr(file, "raw", None), "_sock", None)
 
 
-async def _with_upstream_errors(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _with_upstream_errors(chunks: AsyncIterator[T]) -> AsyncIterator[T]:
     from botocore.exceptions import ClientError
 
     try:

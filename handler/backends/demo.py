@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 
 import anyio
 
-from handler import sse
-from handler.upstream import Upstream
+from handler import events
+from handler.contract import Conversation
 
 STORY = (
     "Once upon a time, a small packet left a Lambda function in a hurry. "
@@ -19,6 +20,7 @@ STORY = (
 
 class DemoBackend:
     name = "demo"
+    model = "demo"
 
     def __init__(self, token_delay: float) -> None:
         self._token_delay = token_delay
@@ -26,12 +28,21 @@ class DemoBackend:
     async def ready(self) -> str | None:
         return None
 
-    async def open(self, prompt: str, session_id: str) -> Upstream:
-        return Upstream(media_type=sse.MEDIA_TYPE, chunks=self._tell(prompt))
+    async def converse(self, conversation: Conversation) -> events.Answer:
+        return events.Answer(self._tell(conversation))
 
-    async def _tell(self, prompt: str) -> AsyncIterator[bytes]:
+    async def _tell(self, conversation: Conversation) -> AsyncIterator[events.Event]:
+        started = time.perf_counter()
         tokens = re.findall(r"\S+\s*", STORY)
-        for token in tokens:
-            yield sse.event({"type": "text", "text": token})
+        # A request's max_tokens cuts the story short, as a model's would.
+        told = tokens[: conversation.max_tokens or len(tokens)]
+        for token in told:
+            yield events.TextDelta(token)
             await anyio.sleep(self._token_delay)
-        yield sse.event({"type": "done", "stop_reason": "end_turn", "prompt_chars": len(prompt)}, "done")
+        # One "token" per word, so usage is something a client can check.
+        heard = sum(len(text.split()) for turn in conversation.turns for text in turn.texts)
+        yield events.Done(
+            "end_turn" if len(told) == len(tokens) else "max_tokens",
+            events.Usage(heard, len(told), heard + len(told)),
+            round((time.perf_counter() - started) * 1000),
+        )

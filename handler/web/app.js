@@ -121,7 +121,7 @@ class Turn {
     const doc = parsed(data);
     const type = (doc && typeof doc === "object" && doc.type) || name;
     if (name === "error" || type === "error") return this.failed(doc);
-    if (type === "done" || name === "done") return this.done(doc);
+    if (type === "done" || name === "done" || name === "guardrail") return this.done(doc);
     if (type === "reasoning" || type === "thinking") {
       ui.reasoning.textContent += textOf(doc);
       return;
@@ -131,7 +131,8 @@ class Turn {
   }
 
   tool(type, doc) {
-    const id = doc.id || doc.tool_use_id || doc.name || "tool";
+    // The native schema names a call by its block `index` in every tool event (the start also has its id).
+    const id = doc.index ?? (doc.id || doc.tool_use_id || doc.name || "tool");
     let line = this.tools.get(id);
     if (!line) {
       line = document.createElement("div");

@@ -1,4 +1,5 @@
-"""A backend whose answer is a script, for the relay's own behaviour (no AWS, no network)."""
+"""Backends whose answer is a script, for the relay's and the renderers' own behaviour (no AWS, no network):
+`ScriptedBackend` relays bytes like an agent, `ScriptedModel` answers typed events like a model."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from handler import events
+from handler.contract import AgentRequest, Conversation
 from handler.upstream import Upstream, UpstreamError
 
 
@@ -42,15 +45,15 @@ class ScriptedBackend:
     open_delay: float = 0.0
     name: str = "scripted"
     open_cancelled: list[float] = field(default_factory=list)
-    opened: list[tuple[str, str]] = field(default_factory=list)
+    opened: list[AgentRequest] = field(default_factory=list)
     sent_at: list[float] = field(default_factory=list)
     closed_at: list[float] = field(default_factory=list)
 
     async def ready(self) -> str | None:
         return None
 
-    async def open(self, prompt: str, session_id: str) -> Upstream:
-        self.opened.append((prompt, session_id))
+    async def open(self, request: AgentRequest) -> Upstream:
+        self.opened.append(request)
         try:
             await anyio.sleep(self.open_delay)
         except anyio.get_cancelled_exc_class():
@@ -74,3 +77,34 @@ class ScriptedBackend:
 
     async def _close(self) -> None:
         self.closed_at.append(time.perf_counter())
+
+
+@dataclass
+class ScriptedModel:
+    """A model backend that answers every conversation with `script` (typed events, `Pause`s and
+    `Fail`s), recording what it was asked; `refuse` fails `converse` before the answer starts."""
+
+    script: list[events.Event | Pause | Fail] = field(default_factory=lambda: [events.Done("end_turn")])
+    refuse: Exception | None = None
+    name: str = "scripted-model"
+    model: str = "scripted-model-v1"
+    asked: list[Conversation] = field(default_factory=list)
+    closed: list[float] = field(default_factory=list)
+
+    async def converse(self, conversation: Conversation) -> events.Answer:
+        self.asked.append(conversation)
+        if self.refuse:
+            raise self.refuse
+        return events.Answer(self._play(), self._close)
+
+    async def _play(self) -> AsyncIterator[events.Event]:
+        for step in self.script:
+            if isinstance(step, Pause):
+                await anyio.sleep(step.seconds)
+            elif isinstance(step, Fail):
+                raise UpstreamError(step.code, step.message)
+            else:
+                yield step
+
+    async def _close(self) -> None:
+        self.closed.append(time.perf_counter())

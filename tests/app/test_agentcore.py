@@ -188,3 +188,31 @@ def test_an_answer_cut_short_of_its_content_length_is_an_error_not_a_complete_an
     body = httpx.post(app + "/invoke", json={"prompt": "q"}).content
     assert body.startswith(b"event: error\ndata: ")
     assert json.loads(body.split(b"data: ")[-1])["error"] == "UpstreamInterrupted"
+
+
+def test_the_agent_gets_the_request_object_less_session_id_and_the_callers_trace_context(fake, app):
+    fake.respond_with(sse([sse_event({"text": "hi"})]))
+    trace = {
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "tracestate": "rojo=00f067aa0ba902b7",
+    }
+    document = {"question": "ünïcode?", "history": [{"q": 1}], "session_id": SESSION}
+    httpx.post(app + "/invoke", json=document, headers=trace)
+    request = fake.last.request
+    assert json.loads(request.body) == {"question": "ünïcode?", "history": [{"q": 1}]}
+    assert request.headers["x-amzn-bedrock-agentcore-runtime-session-id"] == SESSION
+    # InvokeAgentRuntime sends traceParent / traceState as the W3C headers (botocore's service model).
+    assert (request.headers["traceparent"], request.headers["tracestate"]) == (
+        trace["traceparent"],
+        trace["tracestate"],
+    )
+
+
+def test_an_agent_answers_no_openai_routes(app):
+    completions = httpx.post(app + "/v1/chat/completions", json={"model": "x", "messages": []})
+    models = httpx.get(app + "/v1/models")
+    for response in (completions, models):
+        assert response.status_code == 404
+        error = response.json()["error"]
+        assert error["type"] == "invalid_request_error"
+        assert "agentcore backend has no OpenAI-compatible endpoint" in error["message"]

@@ -9,10 +9,11 @@ import time
 import httpx
 import pytest
 
-from handler.backends.bedrock import BedrockBackend
+from handler.backends.bedrock import BedrockBackend, Guardrail, ModelSettings
+from handler.settings import Settings
 from tests.app.expect import without_request_id
 from tests.fakes import FakeBedrockRuntime, Pause, eventstream
-from tests.fakes.bedrock import converse, error, frames
+from tests.fakes.bedrock import Reasoning, Text, ToolUse, answer, converse, error, frames
 from tests.loopback import serve_process, timed_chunks
 
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -41,7 +42,7 @@ def events_of(body: bytes) -> list[tuple[str | None, dict]]:
     return events
 
 
-def test_each_text_delta_becomes_an_event_then_a_summary_with_stop_reason_and_usage(fake, app):
+def test_each_text_delta_becomes_an_event_then_a_summary_with_stop_reason_usage_and_latency(fake, app):
     fake.respond_with(converse(["Hel", "lo", " wörld"], delay=0.01, stop_reason="end_turn", input_tokens=7))
     response = httpx.post(app + "/invoke", json={"prompt": "Say hello"})
     assert response.status_code == 200
@@ -54,7 +55,8 @@ def test_each_text_delta_becomes_an_event_then_a_summary_with_stop_reason_and_us
             {
                 "type": "done",
                 "stop_reason": "end_turn",
-                "usage": {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10},
+                "usage": {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10},
+                "latency_ms": 100,
             },
         ),
     ]
@@ -159,4 +161,123 @@ def test_a_stream_that_ends_before_message_stop_is_reported_as_interrupted_not_d
     assert events[-1] == (
         "error",
         {"error": "UpstreamInterrupted", "message": "the model stream ended before its messageStop event"},
+    )
+
+
+def test_reasoning_text_and_tool_use_each_become_their_own_event_in_order(fake, app):
+    fake.respond_with(
+        answer(
+            [
+                Reasoning(["The user wants ", "the weather."]),
+                Text(["Let me check."]),
+                ToolUse("tooluse_kW2", "get_weather", ['{"city":', ' "Paris"}']),
+            ],
+            stop_reason="tool_use",
+            usage=(31, 42),
+            latency_ms=812,
+        )
+    )
+    events = events_of(httpx.post(app + "/invoke", json={"prompt": "Weather in Paris?"}).content)
+    assert events == [
+        (None, {"type": "reasoning", "text": "The user wants "}),
+        (None, {"type": "reasoning", "text": "the weather."}),
+        (None, {"type": "text", "text": "Let me check."}),
+        (None, {"type": "tool_use_start", "index": 2, "id": "tooluse_kW2", "name": "get_weather"}),
+        (None, {"type": "tool_use_delta", "index": 2, "input": '{"city":'}),
+        (None, {"type": "tool_use_delta", "index": 2, "input": ' "Paris"}'}),
+        (None, {"type": "tool_use_stop", "index": 2}),
+        (
+            "done",
+            {
+                "type": "done",
+                "stop_reason": "tool_use",
+                "usage": {"input_tokens": 31, "output_tokens": 42, "total_tokens": 73},
+                "latency_ms": 812,
+            },
+        ),
+    ]
+
+
+def test_a_guardrail_intervention_ends_the_stream_with_its_own_event(fake, app):
+    blocked = "Sorry, I can't help with that."
+    fake.respond_with(answer([Text([blocked])], stop_reason="guardrail_intervened", usage=(5, 0), latency_ms=90))
+    events = events_of(httpx.post(app + "/invoke", json={"prompt": "something forbidden"}).content)
+    assert events == [
+        (None, {"type": "text", "text": blocked}),
+        (
+            "guardrail",
+            {
+                "type": "guardrail",
+                "stop_reason": "guardrail_intervened",
+                "usage": {"input_tokens": 5, "output_tokens": 0, "total_tokens": 5},
+                "latency_ms": 90,
+            },
+        ),
+    ]
+
+
+def test_a_conversation_reaches_the_model_as_turns_under_the_stacks_settings(fake, serve):
+    settings = ModelSettings(
+        system_prompt="You are terse.",
+        max_tokens=500,
+        temperature=0.2,
+        top_p=0.9,
+        guardrail=Guardrail("gr0abc123", "3", "async"),
+    )
+    fake.respond_with(converse(["ok"]))
+    messages = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": "user", "content": "Shorter, please."},
+    ]
+    with serve(BedrockBackend(MODEL, settings, client=fake.client()), max_tokens=500) as base:
+        response = httpx.post(base + "/invoke", json={"messages": messages, "max_tokens": 100, "temperature": 0})
+    assert response.status_code == 200
+    assert json.loads(fake.last.request.body) == {
+        "messages": [
+            {"role": "user", "content": [{"text": "Hi"}]},
+            {"role": "assistant", "content": [{"text": "Hello! How can I help?"}]},
+            {"role": "user", "content": [{"text": "Shorter, please."}]},
+        ],
+        "system": [{"text": "You are terse."}],
+        # The request lowered max_tokens and temperature; top_p stays the stack's.
+        "inferenceConfig": {"maxTokens": 100, "temperature": 0.0, "topP": 0.9},
+        "guardrailConfig": {
+            "guardrailIdentifier": "gr0abc123",
+            "guardrailVersion": "3",
+            "streamProcessingMode": "async",
+        },
+    }
+
+
+def test_without_stack_settings_the_call_carries_only_the_conversation(fake, app):
+    fake.respond_with(converse(["ok"]))
+    httpx.post(app + "/invoke", json={"prompt": "q"})
+    assert set(json.loads(fake.last.request.body)) == {"messages"}
+
+
+def test_a_request_may_not_raise_max_tokens_above_the_stacks(fake, serve):
+    with serve(BedrockBackend(MODEL, ModelSettings(max_tokens=500), client=fake.client()), max_tokens=500) as base:
+        response = httpx.post(base + "/invoke", json={"prompt": "q", "max_tokens": 501})
+    assert response.status_code == 400
+    assert without_request_id(response.json()) == {
+        "error": "InvalidMaxTokens",
+        "message": "'max_tokens' must be an integer from 1 to 500 (this stack's maxTokens), not 501",
+    }
+    assert fake.exchanges == []
+
+
+def test_the_model_settings_come_from_the_apps_environment():
+    settings = Settings.from_env(
+        {
+            "SYSTEM_PROMPT": "Be kind.",
+            "MAX_TOKENS": "800",
+            "TEMPERATURE": "0.3",
+            "TOP_P": "1",
+            "GUARDRAIL_IDENTIFIER": "arn:aws:bedrock:us-east-1:123456789012:guardrail/gr0abc123",
+            "GUARDRAIL_VERSION": "DRAFT",
+        }
+    )
+    assert ModelSettings.from_settings(settings) == ModelSettings(
+        "Be kind.", 800, 0.3, 1.0, Guardrail("arn:aws:bedrock:us-east-1:123456789012:guardrail/gr0abc123", "DRAFT")
     )

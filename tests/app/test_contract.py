@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
 import json
 import socket
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from handler.contract import SESSION_ID
+from handler import events
+from handler.app import create_app
+from handler.contract import SESSION_ID, AgentRequest, Conversation, Turn
+from handler.settings import Settings
 from tests.app.expect import without_request_id
-from tests.app.scripted import ScriptedBackend, Send
+from tests.app.scripted import ScriptedBackend, ScriptedModel, Send
+from tests.loopback import serve_in_thread
 
 SESSION = "session-0123456789abcdef0123456789abcdef"
 
@@ -19,6 +26,21 @@ SESSION = "session-0123456789abcdef0123456789abcdef"
 @pytest.fixture(scope="module")
 def backend() -> ScriptedBackend:
     return ScriptedBackend([Send(b"data: 1\n\n"), Send(b"data: 2\n\n")])
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[dict[str, tuple[str, ScriptedBackend | ScriptedModel]]]:
+    """One app per kind of backend for the whole module, so hundreds of refusals start no server each."""
+    backends = {"agent": ScriptedBackend([Send(b"data: never\n\n")]), "model": ScriptedModel()}
+    with contextlib.ExitStack() as stack:
+        yield {
+            kind: (stack.enter_context(serve_in_thread(create_app(Settings(), backend, io.StringIO()))), backend)
+            for kind, backend in backends.items()
+        }
+
+
+def recorded(backend: ScriptedBackend | ScriptedModel) -> list:
+    return backend.opened if isinstance(backend, ScriptedBackend) else backend.asked
 
 
 def post(base: str, **kwargs) -> httpx.Response:
@@ -35,7 +57,7 @@ def test_a_good_request_streams_with_the_contract_headers(serve, backend):
     assert response.headers["access-control-expose-headers"] == "X-Session-Id"
     assert response.headers["cache-control"] == "no-cache"
     assert response.content == b"data: 1\n\ndata: 2\n\n"
-    assert backend.opened[-1] == ("hello", SESSION)
+    assert backend.opened[-1] == AgentRequest({"prompt": "hello"}, SESSION)
 
 
 def test_without_a_session_id_a_fresh_one_long_enough_for_agentcore_is_made(serve, backend):
@@ -45,7 +67,7 @@ def test_without_a_session_id_a_fresh_one_long_enough_for_agentcore_is_made(serv
     assert first != second
     assert len(first) >= 33
     assert SESSION_ID.fullmatch(first)
-    assert backend.opened[-1] == ("b", second)
+    assert backend.opened[-1] == AgentRequest({"prompt": "b"}, second)
 
 
 @pytest.mark.parametrize(
@@ -55,25 +77,139 @@ def test_without_a_session_id_a_fresh_one_long_enough_for_agentcore_is_made(serv
         (b"\xff\xfe", "InvalidJson"),
         (b"[1, 2]", "InvalidJson"),
         (b'"prompt"', "InvalidJson"),
-        (b"{}", "InvalidPrompt"),
-        (b'{"prompt": ""}', "InvalidPrompt"),
-        (b'{"prompt": "   "}', "InvalidPrompt"),
-        (b'{"prompt": 42}', "InvalidPrompt"),
         (b'{"prompt": "hi", "session_id": "too-short"}', "InvalidSessionId"),
         (b'{"prompt": "hi", "session_id": 12345}', "InvalidSessionId"),
         (b'{"prompt": "hi", "session_id": "' + b"x" * 257 + b'"}', "InvalidSessionId"),
         (b'{"prompt": "hi", "session_id": "bad id with spaces 0123456789abcdef"}', "InvalidSessionId"),
     ],
 )
-def test_bad_requests_get_400_with_a_json_error_and_never_reach_the_backend(serve, body, code):
-    backend = ScriptedBackend([Send(b"data: never\n\n")])
-    with serve(backend) as base:
-        response = post(base, content=body, headers={"content-type": "application/json"})
+@pytest.mark.parametrize("kind", ["agent", "model"])
+def test_bad_requests_get_400_with_a_json_error_and_never_reach_the_backend(served, body, code, kind):
+    base, backend = served[kind]
+    before = len(recorded(backend))
+    response = post(base, content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"] == code
     assert response.json()["message"]
-    assert backend.opened == []
+    assert len(recorded(backend)) == before
+
+
+ALTERNATING = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+
+
+@pytest.mark.parametrize(
+    ("document", "code", "message"),
+    [
+        ({}, "InvalidPrompt", "'prompt' must be a non-empty string (or send 'messages')"),
+        ({"prompt": ""}, "InvalidPrompt", None),
+        ({"prompt": "   "}, "InvalidPrompt", None),
+        ({"prompt": 42}, "InvalidPrompt", None),
+        ({"prompt": "hi", "messages": ALTERNATING}, "InvalidMessages", "send 'prompt' or 'messages', not both"),
+        ({"messages": []}, "InvalidMessages", "'messages' must be a non-empty list of {role, content} objects"),
+        ({"messages": "hi"}, "InvalidMessages", None),
+        ({"messages": ["hi"]}, "InvalidMessages", "'messages[0]' must be an object with 'role' and 'content'"),
+        (
+            {"messages": [{"role": "assistant", "content": "Hi"}]},
+            "InvalidMessages",
+            "'messages[0].role' must be 'user': messages alternate user, assistant, ..., starting with user",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]},
+            "InvalidMessages",
+            "'messages[1].role' must be 'assistant': messages alternate user, assistant, ..., starting with user",
+        ),
+        ({"messages": ALTERNATING}, "InvalidMessages", "the last of 'messages' must be a user message"),
+        (
+            {"messages": [{"role": "user", "content": " "}]},
+            "InvalidMessages",
+            "'messages[0].content' must be a non-empty string",
+        ),
+        (
+            {"messages": [{"role": "system", "content": "x"}]},
+            "InvalidMessages",
+            "'messages[0].role' must be 'user': messages alternate user, assistant, ..., starting with user",
+        ),
+        (
+            {"messages": [{"role": ("user", "assistant")[i % 2], "content": "x"} for i in range(101)]},
+            "InvalidMessages",
+            "'messages' has 101 messages; at most 100",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "x" * 200_001}]},
+            "InvalidMessages",
+            "'messages' hold 200001 characters of text; at most 200000",
+        ),
+        ({"prompt": "q", "max_tokens": 0}, "InvalidMaxTokens", "'max_tokens' must be a positive integer, not 0"),
+        ({"prompt": "q", "max_tokens": "9"}, "InvalidMaxTokens", None),
+        ({"prompt": "q", "max_tokens": True}, "InvalidMaxTokens", None),
+        (
+            {"prompt": "q", "temperature": 1.5},
+            "InvalidTemperature",
+            "'temperature' must be a number from 0 to 1, not 1.5",
+        ),
+        ({"prompt": "q", "top_p": -0.1}, "InvalidTopP", None),
+        (
+            {"prompt": "q", "max_token": 5},
+            "UnknownField",
+            "unknown field 'max_token'; allowed: max_tokens, messages, prompt, session_id, temperature, top_p",
+        ),
+    ],
+)
+def test_a_model_request_that_breaks_a_rule_gets_a_400_naming_the_field(served, document, code, message):
+    base, backend = served["model"]
+    before = len(recorded(backend))
+    response = post(base, json=document)
+    assert response.status_code == 400
+    assert response.json()["error"] == code
+    if message is not None:
+        assert response.json()["message"] == message
+    assert len(recorded(backend)) == before
+
+
+def test_a_conversation_and_its_settings_reach_the_model_backend(serve):
+    backend = ScriptedModel([events.TextDelta("ok"), events.Done("end_turn")])
+    messages = [*ALTERNATING, {"role": "user", "content": "Again"}]
+    with serve(backend) as base:
+        response = post(base, json={"messages": messages, "max_tokens": 64, "top_p": 0.5, "session_id": SESSION})
+    assert response.status_code == 200
+    assert response.headers["x-session-id"] == SESSION
+    assert backend.asked == [
+        Conversation(
+            (Turn("user", ("Hi",)), Turn("assistant", ("Hello",)), Turn("user", ("Again",))), max_tokens=64, top_p=0.5
+        )
+    ]
+
+
+def test_an_agent_gets_the_whole_request_object_but_the_session_id(serve):
+    backend = ScriptedBackend([Send(b"data: 1\n\n")])
+    document = {"input": {"question": "why?", "tools": ["search"]}, "user": {"tier": 2}, "session_id": SESSION}
+    with serve(backend) as base:
+        assert post(base, json=document).status_code == 200
+    assert backend.opened == [
+        AgentRequest({"input": {"question": "why?", "tools": ["search"]}, "user": {"tier": 2}}, SESSION)
+    ]
+
+
+TRACE_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+@pytest.mark.parametrize(
+    ("headers", "forwarded"),
+    [
+        ({"traceparent": TRACE_PARENT}, (TRACE_PARENT, None)),
+        ({"traceparent": TRACE_PARENT, "tracestate": "congo=t61rcWkgMzE"}, (TRACE_PARENT, "congo=t61rcWkgMzE")),
+        ({"traceparent": "00-not-a-trace-01", "tracestate": "congo=x"}, (None, None)),
+        ({"traceparent": "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, (None, None)),
+        ({}, (None, None)),
+    ],
+)
+def test_a_valid_w3c_traceparent_is_handed_to_the_agent_and_a_malformed_one_ignored(serve, headers, forwarded):
+    backend = ScriptedBackend([Send(b"data: 1\n\n")])
+    with serve(backend) as base:
+        assert post(base, json={"prompt": "q"}, headers=headers).status_code == 200
+    (request,) = backend.opened
+    assert (request.trace_parent, request.trace_state) == forwarded
 
 
 def send_partially(base: str, headers: str, body: bytes) -> tuple[int, dict]:

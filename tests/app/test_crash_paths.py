@@ -89,7 +89,7 @@ def test_a_bug_in_the_relay_mid_stream_ends_with_an_error_event_and_a_terminated
 class NoMediaType:
     name = "broken"
 
-    async def open(self, prompt: str, session_id: str) -> Upstream:
+    async def open(self, request: contract.AgentRequest) -> Upstream:
         return Upstream(None, iter([]))  # type: ignore[arg-type]
 
 
@@ -102,10 +102,10 @@ def test_a_bug_in_the_relay_before_the_stream_is_a_json_500_with_cors(serve):
 
 
 def test_a_bug_outside_the_relay_is_a_json_500_with_cors_not_a_plain_text_one(serve, monkeypatch, access_log):
-    def broken(body: bytes) -> contract.InvokeRequest:
+    def broken(body: bytes, headers: object) -> contract.AgentRequest:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(contract, "parse_invoke", broken)
+    monkeypatch.setattr(contract, "parse_agent_request", broken)
     with serve(ScriptedBackend([])) as base:
         response = httpx.post(base + "/invoke", json={"prompt": "q"})
     assert response.status_code == 500

@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 from handler import metrics
 from handler.access_log import AccessLog
 from handler.upstream import UpstreamError
-from tests.app.scripted import Fail, Pause, ScriptedBackend
+from tests.app.scripted import Fail, Pause, ScriptedBackend, ScriptedModel
 from tests.app.scripted import Send as Emit
 from tests.fakes.emf import Datum, EmfError, extract
 from tests.loopback import eventually, serve_in_thread
@@ -66,7 +66,8 @@ def test_the_namespace_is_configurable(serve, access_log):
         (ScriptedBackend([], refuse=UpstreamError("InternalServerException", "down")), PROMPT, "upstream_error"),
         (ScriptedBackend([], refuse=KeyError("a bug before the stream")), PROMPT, "upstream_error"),
         (ScriptedBackend([], refuse=UpstreamError("ThrottlingException", "slow down")), PROMPT, "refused"),
-        (ScriptedBackend([Emit(b"data: a\n\n")]), {"no": "prompt"}, "refused"),
+        # An agent takes any JSON object; a model needs a prompt (or messages).
+        (ScriptedModel(), {"no": "prompt"}, "refused"),
     ],
     ids=["mid-stream-failure", "upstream-5xx-before-the-stream", "crash-before-the-stream", "throttled", "bad-body"],
 )

@@ -127,7 +127,7 @@ def test_the_conversation_keeps_its_session_id_across_turns(serve, page):
         page.get_by_test_id("new").click()
         ask(page, "third")
         eventually(lambda: len(backend.opened) == 3)
-    (first, session), (second, same), (third, fresh) = backend.opened
+    (first, session), (second, same), (third, fresh) = [(r.payload["prompt"], r.session_id) for r in backend.opened]
     assert (first, second, third) == ("first", "second", "third")
     assert same == session
     assert fresh != session
@@ -137,9 +137,11 @@ def test_the_conversation_keeps_its_session_id_across_turns(serve, page):
 def test_reasoning_and_tool_events_render_apart_from_the_answer(serve, page):
     script = [
         Send(event({"type": "reasoning", "text": "Thinking about weather."})),
-        Send(event({"type": "tool_use_start", "id": "t1", "name": "get_weather"})),
-        Send(event({"type": "tool_use_delta", "id": "t1", "input": '{"city":"Paris"}'})),
-        Send(event({"type": "tool_use_stop", "id": "t1"})),
+        # The native schema (handler/wire/sse.py): the start names the call, deltas and stop carry its index.
+        Send(event({"type": "tool_use_start", "index": 1, "id": "t1", "name": "get_weather"})),
+        Send(event({"type": "tool_use_delta", "index": 1, "input": '{"city":'})),
+        Send(event({"type": "tool_use_delta", "index": 1, "input": '"Paris"}'})),
+        Send(event({"type": "tool_use_stop", "index": 1})),
         Send(b"data: " + json.dumps({"type": "text", "text": "Sunny."}).encode() + b"\r\n\r\n"),
         Send(event({"type": "done", "stop_reason": "end_turn"}, "done")),
     ]

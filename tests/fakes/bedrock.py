@@ -6,14 +6,23 @@
         assert fake.last.request.params["modelId"] == MODEL
 
 Scenarios (each a `Reply`): `converse` (text deltas, optionally ending in an exception event or a
-broken connection), `frames` (any sequence of `eventstream` messages) and `error` (before the stream).
+broken connection), `answer` (content blocks of text, reasoning and tool use, any stop reason and a
+guardrail trace), `frames` (any sequence of `eventstream` messages) and `error` (before the stream).
 Every event is its own HTTP chunk.
+
+The event shapes follow the Bedrock Runtime API reference for ConverseStream (ConverseStreamOutput:
+messageStart, contentBlockStart with `start.toolUse`, contentBlockDelta with `text`, `reasoningContent`
+{text | signature} or `toolUse.input`, contentBlockStop, messageStop with `stopReason`, metadata with
+`usage`, `metrics.latencyMs` and, when a guardrail traces, `trace.guardrail`); botocore's service model
+parses every frame here, so a shape it does not know fails the test.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from tests.fakes import eventstream
 from tests.fakes.http import Abort, FakeServer, Pause, Reply, Step, chunks, rest_json_error
@@ -63,6 +72,74 @@ def converse(
             eventstream.event("metadata", {"usage": usage, "metrics": {"latencyMs": latency_ms}}),
         ]
     return frames(items, delay)
+
+
+@dataclass(frozen=True)
+class Text:
+    parts: Sequence[str]
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    """Reasoning deltas, then the signature delta Anthropic models end a reasoning block with."""
+
+    parts: Sequence[str]
+    signature: str = "c2lnbmF0dXJl"
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """A tool call: contentBlockStart names it, deltas carry its input JSON in fragments."""
+
+    tool_use_id: str
+    name: str
+    input_parts: Sequence[str]
+
+
+Block = Text | Reasoning | ToolUse
+
+
+def answer(
+    blocks: Sequence[Block],
+    delay: float = 0.0,
+    *,
+    stop_reason: str = "end_turn",
+    usage: tuple[int, int] = (10, 20),
+    latency_ms: int = 250,
+    guardrail_trace: dict[str, Any] | None = None,
+) -> Reply:
+    """A whole answer of content blocks (indexed in order), then messageStop and metadata."""
+    items: list[bytes | Step] = [eventstream.event("messageStart", {"role": "assistant"})]
+    for index, block in enumerate(blocks):
+        items += _block(index, block)
+        items.append(eventstream.event("contentBlockStop", {"contentBlockIndex": index}))
+    tokens_in, tokens_out = usage
+    metadata: dict[str, Any] = {
+        "usage": {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out},
+        "metrics": {"latencyMs": latency_ms},
+    }
+    if guardrail_trace is not None:
+        metadata["trace"] = {"guardrail": guardrail_trace}
+    items += [
+        eventstream.event("messageStop", {"stopReason": stop_reason}),
+        eventstream.event("metadata", metadata),
+    ]
+    return frames(items, delay)
+
+
+def _block(index: int, block: Block) -> list[bytes]:
+    def delta(body: dict[str, Any]) -> bytes:
+        return eventstream.event("contentBlockDelta", {"delta": body, "contentBlockIndex": index})
+
+    if isinstance(block, Text):
+        return [delta({"text": part}) for part in block.parts]
+    if isinstance(block, Reasoning):
+        texts = [delta({"reasoningContent": {"text": part}}) for part in block.parts]
+        return [*texts, delta({"reasoningContent": {"signature": block.signature}})]
+    start = {"start": {"toolUse": {"toolUseId": block.tool_use_id, "name": block.name}}, "contentBlockIndex": index}
+    return [eventstream.event("contentBlockStart", start)] + [
+        delta({"toolUse": {"input": part}}) for part in block.input_parts
+    ]
 
 
 def frames(items: Sequence[bytes | Step], delay: float = 0.0) -> Reply:
