@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 
 from handler import contract, sse, warm_up
 from handler.access_log import AccessLog
-from handler.backends import AgentBackend, Backend, ModelBackend, make_backend
+from handler.backends import Backend, ModelBackend, make_backend
 from handler.collected import CollectedResponse
 from handler.errors import ApiError, ClientGone, InternalErrors
 from handler.origin_guard import OriginGuard
@@ -65,12 +65,12 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
 
     async def invoke(request: Request) -> Response:
         body = await read_body(request)
-        if isinstance(backend, AgentBackend):
-            call = contract.parse_agent_request(body, request.headers)
-            session_id, opener = call.session_id, partial(backend.open, call)
-        else:
+        if isinstance(backend, ModelBackend):
             invocation = contract.parse_invoke(body, limits)
             session_id, opener = invocation.session_id, partial(_native, backend, invocation.conversation)
+        else:
+            call = contract.parse_agent_request(body, request.headers)
+            session_id, opener = call.session_id, partial(backend.open, call)
         request.state.session_id = session_id
         return relay(opener, {**cors, "x-session-id": session_id})
 

@@ -75,12 +75,6 @@ class BedrockBackend:
         warm_up = Conversation((Turn("user", ("warm-up",)),))
         aws.rehearse(client, "converse_stream", **converse_request(self.model, self._settings, warm_up))
 
-    def _request(self, prompt: str) -> dict[str, Any]:
-        return {"modelId": self._model_id, "messages": [{"role": "user", "content": [{"text": prompt}]}]}
-
-    def _rehearse(self, client: Any) -> None:
-        aws.rehearse(client, "converse_stream", **self._request("warm-up"))
-
 
 def converse_request(model_id: str, settings: ModelSettings, conversation: Conversation) -> dict[str, Any]:
     """The ConverseStream parameters: the request's conversation under the stack's settings."""

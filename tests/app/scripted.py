@@ -91,6 +91,9 @@ class ScriptedModel:
     asked: list[Conversation] = field(default_factory=list)
     closed: list[float] = field(default_factory=list)
 
+    async def ready(self) -> str | None:
+        return None
+
     async def converse(self, conversation: Conversation) -> events.Answer:
         self.asked.append(conversation)
         if self.refuse:
