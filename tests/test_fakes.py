@@ -6,6 +6,7 @@ and shows what the client sees and what the fake records.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -15,7 +16,7 @@ import boto3
 import httpx
 import pytest
 from botocore.eventstream import EventStreamBuffer
-from botocore.exceptions import ClientError, EventStreamError, ResponseStreamingError
+from botocore.exceptions import ClientError, EventStreamError, ReadTimeoutError, ResponseStreamingError
 from urllib3.exceptions import ProtocolError
 
 from tests.fakes import (
@@ -459,6 +460,21 @@ class TestScripting:
         exchange = agent.last
         assert exchange.headers_sent_at is not None
         assert exchange.headers_sent_at - started >= 0.2
+
+    def test_every_attempt_of_a_retrying_client_is_counted(self, agent: FakeAgentCore):
+        """botocore's standard retry mode sends a call up to 3 times on a 5xx: the fake sees each one."""
+        agent.respond_with(agentcore.error("InternalServerException"))
+        retrying = agent.client(retries={"mode": "standard", "total_max_attempts": 3})
+        with pytest.raises(ClientError):
+            retrying.invoke_agent_runtime(agentRuntimeArn=ARN, runtimeSessionId="s" * 33, payload=b"{}")
+        assert agent.calls == 3
+
+    def test_a_stall_before_the_headers_is_a_read_timeout_and_each_retry_stalls_again(self, agent: FakeAgentCore):
+        agent.respond_with(dataclasses.replace(agentcore.sse([agentcore.sse_event({"n": 1})]), delay=1.0))
+        retrying = agent.client(read_timeout=0.1, retries={"mode": "standard", "total_max_attempts": 2})
+        with pytest.raises(ReadTimeoutError):
+            retrying.invoke_agent_runtime(agentRuntimeArn=ARN, runtimeSessionId="s" * 33, payload=b"{}")
+        assert agent.calls == 2
 
     def test_stopping_the_fake_ends_a_reply_that_is_still_playing(self):
         with FakeAgentCore() as fake:

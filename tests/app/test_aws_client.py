@@ -53,7 +53,7 @@ def test_an_agent_that_fails_with_a_5xx_is_run_once(agent, through_gateway):
     with through_gateway(AgentCoreBackend(ARN, region="us-east-1"), TIMING) as gateway:
         response = httpx.post(gateway.url + "/invoke", json=PROMPT)
     assert (response.status_code, response.json()["error"]) == (502, "InternalServerException")
-    assert len(agent.requests) == 1, "botocore retried a call that is not idempotent"
+    assert agent.calls == 1, "botocore retried a call that is not idempotent"
 
 
 def test_an_agent_that_stalls_before_its_headers_is_run_once(agent, through_gateway, access_log):
@@ -66,7 +66,7 @@ def test_an_agent_that_stalls_before_its_headers_is_run_once(agent, through_gate
         took = time.perf_counter() - started
     assert (response.status_code, response.json()["error"]) == (502, "UpstreamUnavailable")
     assert "Read timeout" in access_log.records()[-1]["error_detail"]
-    assert len(agent.requests) == 1
+    assert agent.calls == 1
     assert took < 0.9, f"one read timeout of 0.2 s took {took:.2f} s"
 
 
@@ -77,7 +77,7 @@ def test_a_model_keeps_standard_retries_for_throttling_before_its_stream(model, 
         response = httpx.post(gateway.url + "/invoke", json=PROMPT)
     assert response.status_code == 200
     assert b'"text":"hi"' in response.content
-    assert len(model.requests) == 2
+    assert model.calls == 2
 
 
 def test_the_retry_budget_is_one_attempt_for_agents_and_three_for_models():

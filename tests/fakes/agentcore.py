@@ -9,7 +9,9 @@
         assert fake.last.request.params["agentRuntimeArn"] == ARN
 
 Scenarios (each a `Reply`): `sse` (streamed events, optionally ending in a broken connection),
-`json_answer`, `error` (before the stream) and `large_stream` (a benchmark firehose).
+`json_answer`, `error` (before the stream) and `large_stream` (a benchmark firehose). An agent that
+thinks (or a session that starts cold) before its headers: `dataclasses.replace(reply, delay=seconds)`.
+`fake.calls` counts what reached it, so a test sees every attempt a retry policy makes.
 """
 
 from __future__ import annotations

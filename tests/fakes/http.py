@@ -207,6 +207,11 @@ class FakeServer:
         return [exchange.request for exchange in self.exchanges]
 
     @property
+    def calls(self) -> int:
+        """How many requests reached the fake: what a retry policy really sent."""
+        return len(self.exchanges)
+
+    @property
     def last(self) -> Exchange:
         if not self.exchanges:
             raise AssertionError("the fake has received no request")
