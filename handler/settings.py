@@ -40,6 +40,7 @@ class Settings:
     origin_verify_header: str = "x-origin-verify"
     demo_token_delay: float = 0.04
     body_timeout_seconds: float = 10.0
+    max_answer_bytes: int = 8 * 1024 * 1024
     # Below Lambda's 1,024 file descriptors, with room for each stream's upstream connection.
     max_connections: int = 512
     metrics_namespace: str = DEFAULT_NAMESPACE
@@ -74,6 +75,7 @@ class Settings:
             origin_verify_header=(reader.text("ORIGIN_VERIFY_HEADER") or cls.origin_verify_header).lower(),
             demo_token_delay=reader.number("DEMO_TOKEN_DELAY", cls.demo_token_delay, low=0, high=10),
             body_timeout_seconds=reader.number("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds, low=0.01, high=900),
+            max_answer_bytes=reader.integer("MAX_ANSWER_BYTES", cls.max_answer_bytes, low=1024, high=2**31),
             max_connections=reader.integer("MAX_CONNECTIONS", cls.max_connections, low=1, high=100_000),
             metrics_namespace=reader.pattern(
                 "METRICS_NAMESPACE",

@@ -62,6 +62,7 @@ KEYS = (
     "heartbeatSeconds",
     "openGraceSeconds",
     "webUi",
+    "maxAnswerBytes",
     "wafWebAclArn",
     "domainName",
     "certificateArn",
@@ -147,6 +148,7 @@ class Settings:
     heartbeat_seconds: int
     open_grace_seconds: int
     web_ui: bool
+    max_answer_bytes: int
     waf_web_acl_arn: str | None
     domain_name: str | None
     certificate_arn: str | None
@@ -239,6 +241,7 @@ def parse_settings(values: Mapping[str, str | None], stack: str, region: str | N
         "heartbeatSeconds", 1, idle - 1, why=f"below the {idle} s idle timeout of {endpoint_type} endpoints"
     )
     agent_runtime_arn, model_id = _backend_target(read, backend)
+    memory_size = read.integer("memorySize", 128, 10_240)
     return Settings(
         stack=stack,
         integration=integration,
@@ -251,7 +254,7 @@ def parse_settings(values: Mapping[str, str | None], stack: str, region: str | N
         ),
         model_id=model_id,
         architecture=read.choice("architecture", ARCHITECTURES),
-        memory_size=read.integer("memorySize", 128, 10_240),
+        memory_size=memory_size,
         timeout=timeout,
         integration_timeout_ms=_integration_timeout_ms(
             read, timeout, delivery.timeout_limit_ms(endpoint_type, allow_long_buffered)
@@ -276,6 +279,13 @@ def parse_settings(values: Mapping[str, str | None], stack: str, region: str | N
             why=f"below heartbeatSeconds={heartbeat} and the {idle} s idle timeout of {endpoint_type} endpoints",
         ),
         web_ui=read.flag("webUi"),
+        # A JSON answer is held whole, parsed and re-encoded: several times its size in memory.
+        max_answer_bytes=read.integer(
+            "maxAnswerBytes",
+            1024,
+            memory_size * 2**20 // 8,
+            why=f"at most an eighth of memorySize={memory_size} MB",
+        ),
         waf_web_acl_arn=read.optional(
             "wafWebAclArn", WAF_WEB_ACL_ARN, "a regional WAFv2 web ACL ARN (…:regional/webacl/…)"
         ),

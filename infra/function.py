@@ -21,6 +21,7 @@ def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None)
         "OPEN_GRACE_SECONDS": str(settings.open_grace_seconds),
         "WEB_UI": "true" if settings.web_ui else "false",
         "METRICS_NAMESPACE": settings.monitoring.namespace,
+        "MAX_ANSWER_BYTES": str(settings.max_answer_bytes),
         # The adapter's invoke mode must match the Lambda API the integration calls (infra/modes.py).
         "AWS_LWA_INVOKE_MODE": settings.delivery.adapter_invoke_mode,
     }

@@ -47,7 +47,12 @@ def make_backend(settings: Settings) -> Backend:
     if settings.backend == "agentcore":
         from handler.backends.agentcore import AgentCoreBackend
 
-        return AgentCoreBackend(settings.agent_runtime_arn or "", settings.agent_qualifier, region=settings.aws_region)
+        return AgentCoreBackend(
+            settings.agent_runtime_arn or "",
+            settings.agent_qualifier,
+            region=settings.aws_region,
+            max_answer_bytes=settings.max_answer_bytes,
+        )
     if settings.backend == "bedrock":
         from handler.backends.bedrock import BedrockBackend, ModelSettings
 

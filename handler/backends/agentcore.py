@@ -1,7 +1,13 @@
-"""Bedrock AgentCore: `InvokeAgentRuntime`, relayed byte for byte when the agent streams SSE."""
+"""Bedrock AgentCore: `InvokeAgentRuntime`, relayed byte for byte when the agent streams SSE.
+
+An agent that answers otherwise still reaches the client as SSE: plain text as text events the moment it
+arrives, a JSON document as one event once it is whole — held up to `max_answer_bytes`, so one huge answer
+cannot exhaust the function's memory.
+"""
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,7 +15,9 @@ from typing import Any
 from handler import jsonenc, sse
 from handler.backends import aws
 from handler.contract import AgentRequest
-from handler.upstream import Upstream
+from handler.upstream import Upstream, UpstreamError
+
+DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 # InvokeAgentRuntime's limit on traceState; a longer one is dropped rather than failing the call.
 MAX_TRACE_STATE = 512
@@ -21,10 +29,16 @@ class AgentCoreBackend:
     name = "agentcore"
 
     def __init__(
-        self, runtime_arn: str, qualifier: str | None = None, client: Any = None, region: str | None = None
+        self,
+        runtime_arn: str,
+        qualifier: str | None = None,
+        client: Any = None,
+        region: str | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self._runtime_arn = runtime_arn
         self._qualifier = qualifier
+        self._max_answer_bytes = max_answer_bytes
         self._client = aws.Client("bedrock-agentcore", region, ready=client, warm_up=self._rehearse)
 
     async def ready(self) -> str | None:
@@ -37,11 +51,12 @@ class AgentCoreBackend:
         )
         raw = response["response"]._raw_stream
         body = aws.threaded_body(raw.read1, raw, sse.MEDIA_TYPE)
-        if response.get("contentType", "").startswith(sse.MEDIA_TYPE):
+        content_type = response.get("contentType", "")
+        if content_type.startswith(sse.MEDIA_TYPE):
             return body
-        # A non-streaming agent answers once; it still reaches the client as one SSE event so the
-        # client reads a single format whichever way the agent answers.
-        return Upstream(sse.MEDIA_TYPE, _as_one_event(body.chunks), body.close)
+        if content_type.startswith("text/"):
+            return Upstream(sse.MEDIA_TYPE, _as_text_events(body.chunks), body.close)
+        return Upstream(sse.MEDIA_TYPE, _as_one_event(body.chunks, self._max_answer_bytes), body.close)
 
     def _request(self, agent_request: AgentRequest) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -64,12 +79,26 @@ class AgentCoreBackend:
         aws.rehearse(client, "invoke_agent_runtime", **self._request(warm_up))
 
 
-async def _as_one_event(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _as_text_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`{"text": ...}` events as the text arrives; a character split between two reads waits for its end."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    async for chunk in chunks:
+        if text := decoder.decode(chunk):
+            yield sse.event({"text": text})
+    if text := decoder.decode(b"", final=True):
+        yield sse.event({"text": text})
+
+
+async def _as_one_event(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """The whole answer as one event: its JSON (on one line), or `{"text": ...}` if it is not JSON."""
     body = bytearray()
     async for chunk in chunks:
         body += chunk
+        if len(body) > limit:
+            # Raised while the rest is unread: the relay closes the connection, the agent's answer stops.
+            raise UpstreamError("AnswerTooLarge", f"the agent's answer is larger than {limit} bytes")
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         document = {"text": body.decode("utf-8", "replace")}
     yield sse.event(document)

@@ -14,7 +14,7 @@ import pytest
 from handler.backends.agentcore import AgentCoreBackend
 from handler.backends.aws import socket_of
 from tests.app.expect import without_request_id
-from tests.fakes import FakeAgentCore, Pause
+from tests.fakes import FakeAgentCore, Pause, Repeat
 from tests.fakes.agentcore import error, json_answer, sse, sse_event
 from tests.loopback import eventually, serve_process, timed_chunks
 
@@ -216,3 +216,38 @@ def test_an_agent_answers_no_openai_routes(app):
         error = response.json()["error"]
         assert error["type"] == "invalid_request_error"
         assert "agentcore backend has no OpenAI-compatible endpoint" in error["message"]
+
+
+def test_a_plain_text_answer_streams_as_text_events_as_it_arrives(fake, app):
+    raw = [b"Hello ", "wö".encode()[:2], "ö".encode()[1:] + b"rld", b"!"]  # "ö" split between two reads
+    fake.respond_with(sse(raw, delay=0.1, content_type="text/plain; charset=utf-8"))
+    with httpx.stream("POST", app + "/invoke", json={"prompt": "q"}) as response:
+        chunks = timed_chunks(response)
+    texts = [json.loads(chunk.removeprefix(b"data: "))["text"] for _, chunk in chunks]
+    assert "".join(texts) == "Hello wörld!"
+    assert texts[0] == "Hello ", "the first words went out before the rest was written"
+    assert chunks[-1][0] - chunks[0][0] > 0.2, "the text arrived over time, not in one piece"
+
+
+def test_a_json_answer_over_the_cap_ends_with_answer_too_large_and_stops_the_agent(fake, serve):
+    backend = AgentCoreBackend(ARN, client=fake.client(), max_answer_bytes=4096)
+    huge = Repeat(b"x" * 65536, 1024)  # 64 MiB: more than the sockets between us can hold
+    fake.respond_with(sse([b'{"text": "', huge, b'"}'], content_type="application/json"))
+    with serve(backend) as base:
+        body = httpx.post(base + "/invoke", json={"prompt": "q"}).content
+    name, data = body.split(b"\n")[:2]
+    assert name == b"event: error"
+    error_event = json.loads(data.removeprefix(b"data: "))
+    assert error_event["error"] == "AnswerTooLarge"
+    assert error_event["message"] == "the agent's answer is larger than 4096 bytes"
+    assert fake.last.done.wait(5)
+    assert fake.last.outcome == "disconnected", "the app hung up rather than reading the rest"
+
+
+def test_a_json_answer_at_the_cap_arrives_whole(fake, serve):
+    document = b'{"text": "' + b"y" * (4096 - 12) + b'"}'
+    assert len(document) == 4096
+    fake.respond_with(json_answer(document))
+    with serve(AgentCoreBackend(ARN, client=fake.client(), max_answer_bytes=4096)) as base:
+        body = httpx.post(base + "/invoke", json={"prompt": "q"}).content
+    assert json.loads(body.removeprefix(b"data: ")) == json.loads(document)

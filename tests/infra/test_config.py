@@ -272,3 +272,9 @@ def test_the_keys_the_cli_passes_through_the_environment_are_checked_too(monkeyp
         ConfigError, match=r"^streamgate:backnd is not a setting of this project \(did you mean backend"
     ):
         refuse_unknown_keys(configured_keys(), load_schema())
+
+
+def test_the_json_answer_cap_is_held_to_an_eighth_of_the_functions_memory():
+    assert parse_settings(values(maxAnswerBytes=2**20), stack="dev").max_answer_bytes == 2**20
+    with pytest.raises(ConfigError, match=r"maxAnswerBytes='67108865' .* to 67108864 \(at most an eighth of memory"):
+        parse_settings(values(memorySize=512, maxAnswerBytes=64 * 2**20 + 1), stack="dev")

@@ -158,6 +158,7 @@ def test_the_environment_the_program_sets_is_one_the_app_starts_with(run):
     assert settings.backend == env["BACKEND"]
     assert settings.heartbeat_seconds == float(env["HEARTBEAT_SECONDS"])
     assert settings.open_grace_seconds == float(env["OPEN_GRACE_SECONDS"])
+    assert settings.max_answer_bytes == int(env["MAX_ANSWER_BYTES"]) == 8 * 2**20
     assert settings.cors_allow_origin == env["CORS_ALLOW_ORIGIN"]
     assert (settings.origin_verify_secret is not None) == (mode_of(run) == "function_url")
     if settings.origin_verify_secret:
