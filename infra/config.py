@@ -167,8 +167,10 @@ class Settings:
 
     @property
     def force_delete_images(self) -> bool:
-        # A dev stack is disposable; elsewhere `pulumi destroy` must not silently take the images with it.
-        return self.stack == "dev" or self.stack.startswith("dev-")
+        # A dev stack is disposable, and so is a pull request's review stack (review.yml destroys pr-<number> when
+        # the pull request closes: ECR refuses to delete a repository that still holds images). Elsewhere
+        # `pulumi destroy` must not silently take the images with it.
+        return self.stack == "dev" or self.stack.startswith(("dev-", "pr-"))
 
     def warnings(self) -> list[str]:
         notes = []

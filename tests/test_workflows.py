@@ -13,9 +13,12 @@ import pytest
 import yaml
 
 from tests.loopback import ROOT
+from tests.workflow_expressions import interpolate, runs
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPENDABOT = ROOT / ".github" / "dependabot.yml"
+REVIEW_COMMENT = ".github/scripts/review-comment.sh"
+SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 # The pinning rule: a full commit SHA (a tag can be moved to other code; a commit cannot), with the release it
 # is in a comment so people and Dependabot can read it: `uses: owner/repo@<40 hex> # v1.2.3`.
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
@@ -57,7 +60,7 @@ def all_jobs() -> Iterator[tuple[str, str, dict[str, Any]]]:
 
 def test_the_workflows_are_there_and_parse():
     names = {name for name, _ in all_workflows()}
-    assert {"test.yml", "preview.yml", "deploy.yml", "up.yml"} <= names
+    assert {"test.yml", "preview.yml", "deploy.yml", "up.yml", "review.yml"} <= names
     for name, workflow in all_workflows():
         assert isinstance(workflow.get("name"), str), name
         assert triggers(workflow), name
@@ -136,7 +139,17 @@ def test_permissions_are_read_only_by_default_and_minimal_per_job():
         if "aws-actions/configure-aws-credentials" in uses:
             assert granted.get("id-token") == "write", (name, job_id)
         if granted.get("pull-requests") == "write":
-            assert step_using(job, "pulumi/actions")["with"]["comment-on-pr"] is True, (name, job_id)
+            # Only jobs that comment: pulumi/actions' preview comment, or the review stack's comment script
+            # (which holds no cloud credentials).
+            runs_script = any(step.get("run") == f"bash {REVIEW_COMMENT}" for step in steps(job))
+            pulumi_comments = "pulumi/actions" in uses and step_using(job, "pulumi/actions")["with"].get(
+                "comment-on-pr"
+            )
+            assert runs_script or pulumi_comments is True, (name, job_id)
+            if runs_script:
+                assert "id-token" not in granted, (name, job_id)
+        if "uses" not in job:
+            assert "permissions" in job, (name, job_id, "every job says what it may do")
 
 
 def test_aws_credentials_come_from_oidc_with_the_role_and_region_from_repository_variables():
@@ -146,7 +159,7 @@ def test_aws_credentials_come_from_oidc_with_the_role_and_region_from_repository
         for name, job in jobs
         if any(step.get("uses", "").startswith("aws-actions/") for step in steps(job))
     ]
-    assert {name for name, _ in configured} == {"preview.yml", "up.yml"}
+    assert {name for name, _ in configured} == {"preview.yml", "up.yml", "review.yml"}
     for name, given in configured:
         assert given["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}", name
         assert given["aws-region"] == "${{ vars.AWS_REGION }}", name
@@ -280,7 +293,9 @@ def test_no_workflow_runs_untrusted_pull_request_code_with_secrets():
     for name, workflow in all_workflows():
         assert "pull_request_target" not in triggers(workflow), name
     preview = next(iter(load("preview.yml")["jobs"].values()))
-    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert preview["if"] == SAME_REPOSITORY
+    for job_id, job in load("review.yml")["jobs"].items():
+        assert SAME_REPOSITORY in job["if"], job_id
 
 
 def test_workflows_are_plain_text_without_tabs():
@@ -403,3 +418,154 @@ def test_dependabot_keeps_the_actions_the_uv_lock_and_the_dockerfile_base_images
     stages = set(re.findall(r"^FROM \S+ AS (\S+)$", dockerfile, re.MULTILINE))
     assert copied
     assert set(copied) <= stages
+
+
+# --- review stacks: one per labelled same-repository pull request ----------------------------------------------
+
+LABEL = "review-stack"
+
+
+def pull_request_event(
+    action: str,
+    labels: tuple[str, ...] = (LABEL,),
+    label: str | None = None,
+    *,
+    fork: bool = False,
+    state: str = "open",
+) -> dict[str, Any]:
+    """The expression context of a pull_request event, as GitHub builds it (webhook payload under github.event)."""
+    head = "someone/streamgate" if fork else "acme/streamgate"
+    return {
+        "github": {
+            "repository": "acme/streamgate",
+            "run_id": 4242,
+            "event": {
+                "action": action,
+                "label": {"name": label} if label else None,
+                "pull_request": {
+                    "number": 12,
+                    "state": state,
+                    "labels": [{"name": name} for name in labels],
+                    "head": {"repo": {"full_name": head}, "sha": "0" * 40},
+                },
+            },
+        }
+    }
+
+
+def review_decisions(context: dict[str, Any]) -> tuple[set[str], str]:
+    """Which of review.yml's jobs run for this event, and the run's concurrency group."""
+    workflow = load("review.yml")
+    jobs = workflow["jobs"]
+    ran = {job_id for job_id in ("deploy", "teardown") if runs(jobs[job_id]["if"], context)}
+    needs = {job_id: {"result": "success" if job_id in ran else "skipped"} for job_id in ("deploy", "teardown")}
+    if runs(jobs["comment"]["if"], {**context, "needs": needs}):
+        ran.add("comment")
+    return ran, interpolate(workflow["concurrency"]["group"], context)
+
+
+STACK_GROUP = "review-stack-12-stack"
+IDLE_GROUP = "review-stack-12-4242"
+# event -> (the jobs that run, the concurrency group: runs that touch the stack queue together)
+SCENARIOS = {
+    "a push to a labelled pull request redeploys": (
+        pull_request_event("synchronize"),
+        {"deploy", "comment"},
+        STACK_GROUP,
+    ),
+    "adding the label deploys": (pull_request_event("labeled", label=LABEL), {"deploy", "comment"}, STACK_GROUP),
+    "reopening a labelled pull request deploys": (pull_request_event("reopened"), {"deploy", "comment"}, STACK_GROUP),
+    "removing the label tears down": (
+        pull_request_event("unlabeled", (), label=LABEL),
+        {"teardown", "comment"},
+        STACK_GROUP,
+    ),
+    "closing a labelled pull request tears down": (
+        pull_request_event("closed", state="closed"),
+        {"teardown", "comment"},
+        STACK_GROUP,
+    ),
+    "another label on a labelled pull request does nothing": (
+        pull_request_event("labeled", (LABEL, "docs"), label="docs"),
+        set(),
+        IDLE_GROUP,
+    ),
+    "removing another label does nothing": (
+        pull_request_event("unlabeled", (LABEL,), label="docs"),
+        set(),
+        IDLE_GROUP,
+    ),
+    "a push without the label does nothing": (pull_request_event("synchronize", ()), set(), IDLE_GROUP),
+    "closing an unlabelled pull request does nothing": (
+        pull_request_event("closed", (), state="closed"),
+        set(),
+        IDLE_GROUP,
+    ),
+    "a fork's labelled pull request gets nothing": (pull_request_event("synchronize", fork=True), set(), STACK_GROUP),
+    "labelling a fork's pull request gets nothing": (
+        pull_request_event("labeled", fork=True, label=LABEL),
+        set(),
+        STACK_GROUP,
+    ),
+    "closing a fork's labelled pull request gets nothing": (
+        pull_request_event("closed", fork=True, state="closed"),
+        set(),
+        STACK_GROUP,
+    ),
+}
+
+
+@pytest.mark.parametrize(("context", "expected", "group"), SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_the_review_workflow_deploys_while_labelled_and_tears_down_after(context, expected, group):
+    assert review_decisions(context) == (expected, group)
+
+
+def test_the_review_workflow_listens_to_pull_request_events_only():
+    on = triggers(load("review.yml"))
+    assert set(on) == {"pull_request"}
+    assert set(on["pull_request"]["types"]) == {"opened", "synchronize", "reopened", "labeled", "unlabeled", "closed"}
+    assert load("review.yml")["concurrency"]["cancel-in-progress"] is False
+
+
+def test_a_review_stack_is_pr_number_from_devs_settings_in_the_review_environment():
+    deploy = load("review.yml")["jobs"]["deploy"]
+    assert deploy["uses"] == "./.github/workflows/up.yml"
+    assert deploy["with"] == {
+        "stack": "pr-${{ github.event.pull_request.number }}",
+        "environment": "review",
+        "config-from": "dev",
+    }
+    assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
+    declared = triggers(load("up.yml"))["workflow_call"]["secrets"]
+    assert deploy["secrets"] == {name: f"${{{{ secrets.{name} }}}}" for name in declared}
+    assert (ROOT / "Pulumi.dev.yaml").is_file()
+
+
+def test_the_teardown_destroys_and_removes_the_stack_queued_behind_its_update():
+    teardown = load("review.yml")["jobs"]["teardown"]
+    assert teardown["environment"] == "review"
+    assert teardown["env"]["STACK"] == "pr-${{ github.event.pull_request.number }}"
+    # up.yml's job group is pulumi-<stack>: the same group, so a teardown never races a running update.
+    up_group = next(iter(load("up.yml")["jobs"].values()))["concurrency"]["group"]
+    assert teardown["concurrency"]["group"] == up_group.replace("${{ inputs.stack }}", teardown["env"]["STACK"])
+    assert teardown["concurrency"]["cancel-in-progress"] is False
+    script = next(step["run"] for step in steps(teardown) if "pulumi destroy" in step.get("run", ""))
+    assert 'pulumi destroy --stack "$STACK" --yes --skip-preview --remove' in script
+    assert 'pulumi stack select "$STACK"' in script, "a stack that was never deployed is nothing to destroy"
+    assert step_using(teardown, "actions/checkout")["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+    assert_backend_is_configurable(teardown, {"cloud-url": "${{ vars.PULUMI_BACKEND_URL }}"})
+    assert teardown["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
+
+
+def test_the_comment_job_hands_the_script_what_the_deploy_found():
+    comment = load("review.yml")["jobs"]["comment"]
+    assert comment["needs"] == ["deploy", "teardown"]
+    assert comment["permissions"] == {"contents": "read", "pull-requests": "write"}
+    (step,) = [step for step in steps(comment) if "run" in step]
+    assert step["run"] == f"bash {REVIEW_COMMENT}"
+    env = step["env"]
+    assert env["GH_TOKEN"] == "${{ github.token }}"
+    for name, output in (("VERDICT", "verdict"), ("API_URL", "api-url"), ("REPORT", "report")):
+        assert env[name] == f"${{{{ needs.deploy.outputs.{output} }}}}"
+    assert env["TIMELINE_URL"] == "${{ needs.deploy.outputs.timeline-url }}"
+    assert (env["DEPLOY"], env["TEARDOWN"]) == ("${{ needs.deploy.result }}", "${{ needs.teardown.result }}")

@@ -28,6 +28,13 @@ def test_dev_stack_file_is_function_url_with_the_demo_backend_streaming_on_arm64
     assert settings.force_delete_images is True
 
 
+@pytest.mark.parametrize(
+    ("stack", "disposable"), [("dev-alice", True), ("pr-12", True), ("prod", False), ("staging", False)]
+)
+def test_only_dev_and_review_stacks_let_destroy_delete_their_images(stack, disposable):
+    assert parse_settings(values("dev"), stack=stack).force_delete_images is disposable
+
+
 def test_prod_stack_file_is_aws_proxy_to_agentcore_and_keeps_its_images():
     settings = parse_settings(values("prod", agentRuntimeArn=RUNTIME_ARN), stack="prod")
     assert settings.integration.name == "aws_proxy"
