@@ -11,7 +11,7 @@ RUN := $(UV) run --frozen
 # The tests call uv too (e.g. to check handler/requirements.txt against the lock).
 export UV
 
-.PHONY: help test local lint bench plan preview up requirements docs
+.PHONY: help test local lint bench plan preview up requirements docs logs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -76,3 +76,6 @@ preview: .venv/.synced ## pulumi preview for STACK under the policy pack (needs 
 up: .venv/.synced ## pulumi up for STACK under the policy pack (needs the Pulumi CLI, Docker with buildx and AWS credentials)
 	$(deploy_tools)
 	$(PULUMI) up --stack $(STACK) --policy-pack policy
+
+logs: .venv/.synced ## follow STACK's function log, one line per request (SINCE=2h, ERRORS=1, FOLLOW=0)
+	$(RUN) python -m streamlogs --stack $(STACK) $(if $(SINCE),--since $(SINCE)) $(if $(ERRORS),--errors) $(if $(filter 0,$(FOLLOW)),--no-follow)

@@ -1,0 +1,5 @@
+import sys
+
+from streamlogs.cli import main
+
+sys.exit(main())
