@@ -235,8 +235,12 @@ def test_the_fake_refuses_malformed_patterns(bad):
     ],
 )
 def test_make_logs_passes_the_stack_and_the_filters_on(variables, flags):
-    done = subprocess.run(["make", "-n", "logs", *variables], cwd=ROOT, capture_output=True, text=True, check=True)
-    command = done.stdout.strip().splitlines()[-1].split()
+    # Not the outer `make test`'s flags and directory messages.
+    env = {key: value for key, value in os.environ.items() if key not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
+    argv = ["make", "--no-print-directory", "-n", "logs", *variables]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    (line,) = [line for line in done.stdout.splitlines() if "-m streamlogs" in line]
+    command = line.split()
     assert command[command.index("streamlogs") + 1 :] == flags
     known = {option for action in cli.parser()._actions for option in action.option_strings}
     assert {flag for flag in flags if flag.startswith("--")} <= known
