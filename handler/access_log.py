@@ -64,6 +64,8 @@ class AccessLog:
             "path": scope["path"],
             "status": status,
             "session_id": state.get("session_id"),
+            # The authorizer's principal (a user-pool sub, an IAM ARN, a principalId), never a token.
+            "caller": state.get("caller"),
             "backend": self.backend,
             "outcome": metrics.outcome_of(state.get("outcome"), status),
             metrics.TIME_TO_FIRST_BYTE: record["ttfb_ms"],

@@ -5,6 +5,7 @@ OpenAI's format (model backends only), `GET /healthz` tells the adapter we are r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TextIO
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp
 from handler import contract, sse, warm_up
 from handler.access_log import AccessLog
 from handler.backends import Backend, ModelBackend, make_backend
+from handler.caller import scoped_session_id
 from handler.collected import CollectedResponse
 from handler.errors import ApiError, ClientGone, InternalErrors
 from handler.origin_guard import OriginGuard
@@ -63,20 +65,34 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     async def read_body(request: Request) -> bytes:
         return await contract.read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
 
+    def identify(request: Request) -> str | None:
+        """The caller the authorizer established; with an authorizer configured, a request without one is refused."""
+        if settings.caller_source is None:
+            return None
+        caller = settings.caller_source.caller(request.headers)
+        if not caller:
+            raise ApiError(403, "Forbidden", "the request carries no caller identity")
+        request.state.caller = caller
+        return caller
+
     async def invoke(request: Request) -> Response:
+        caller = identify(request)
         body = await read_body(request)
         if isinstance(backend, ModelBackend):
             invocation = contract.parse_invoke(body, limits)
             session_id, opener = invocation.session_id, partial(_native, backend, invocation.conversation)
         else:
             call = contract.parse_agent_request(body, request.headers)
-            session_id, opener = call.session_id, partial(backend.open, call)
+            # The client keeps its own id; upstream, the session is the caller's own.
+            scoped = dataclasses.replace(call, session_id=scoped_session_id(caller, call.session_id))
+            session_id, opener = call.session_id, partial(backend.open, scoped)
         request.state.session_id = session_id
         return relay(opener, {**cors, "x-session-id": session_id})
 
     async def chat_completions(request: Request) -> Response:
         model = _model_backend(backend)
         try:
+            identify(request)
             body = await read_body(request)
         except ApiError as error:
             raise openai.as_openai(error) from None

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from handler.caller import PRINCIPALS, SOURCES, CallerSource
 from handler.metrics import DEFAULT_NAMESPACE, NAMESPACE
 
 T = TypeVar("T", int, float)
@@ -54,6 +55,8 @@ class Settings:
     guardrail_identifier: str | None = None
     guardrail_version: str | None = None
     guardrail_stream_mode: str = "sync"
+    # Set when an authorizer guards the API: every invoke then has a caller, and sessions are scoped to it.
+    caller_source: CallerSource | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +94,7 @@ class Settings:
             guardrail_identifier=reader.matching("GUARDRAIL_IDENTIFIER", GUARDRAIL_IDENTIFIER, "a guardrail id or ARN"),
             guardrail_version=reader.matching("GUARDRAIL_VERSION", GUARDRAIL_VERSION, "a version number or DRAFT"),
             guardrail_stream_mode=reader.choice("GUARDRAIL_STREAM_MODE", GUARDRAIL_STREAM_MODES, default="sync"),
+            caller_source=_caller_source(reader),
         )
         if (settings.guardrail_identifier is None) != (settings.guardrail_version is None):
             raise ConfigError("GUARDRAIL_IDENTIFIER and GUARDRAIL_VERSION go together: set both or neither")
@@ -114,6 +118,18 @@ def _open_grace(reader: _Reader, heartbeat: float) -> float:
             "(the grace is silence before the first byte)"
         )
     return grace
+
+
+def _caller_source(reader: _Reader) -> CallerSource | None:
+    authorizer = reader.choice("AUTHORIZER", ("none", *PRINCIPALS), default="none")
+    via = reader.text("CALLER_FROM")
+    if authorizer == "none":
+        if via:
+            raise ConfigError(f"CALLER_FROM={via!r} needs AUTHORIZER (one of {', '.join(PRINCIPALS)})")
+        return None
+    if via not in SOURCES:
+        raise ConfigError(f"CALLER_FROM={via or ''!r} is not one of {', '.join(SOURCES)} (needed with AUTHORIZER)")
+    return CallerSource(authorizer, via)
 
 
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}

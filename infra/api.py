@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from handler.caller import CALLER_HEADER
 from infra.account import Account
+from infra.auth import MethodAuth, method_auth, principal_expression
 from infra.config import Settings
 from infra.function import StreamingFunction
 from infra.modes import ORIGIN_VERIFY_HEADER, function_url_uri
@@ -17,18 +19,24 @@ from infra.modes import ORIGIN_VERIFY_HEADER, function_url_uri
 
 @dataclass(frozen=True)
 class ApiRoute:
-    """One path of the API and the verbs API Gateway passes on to the app. Add a route here."""
+    """One path of the API and the verbs API Gateway passes on to the app. Add a route here: every route gets
+    its access control from this one place."""
 
     name: str
     path: str  # "" is the API's root
     verbs: tuple[str, ...]
-    # Whether apiKeyRequired applies: a browser opening a page sends no key.
-    keyed: bool = True
+    # Whether the stack's access control (apiKeyRequired, the authorizer) applies: a browser opening a page
+    # sends no key and no token.
+    guarded: bool = True
+
+    def guards(self, verb: str) -> bool:
+        """Whether `verb` needs the key and the authorizer; never a preflight, which carries no credentials."""
+        return self.guarded and verb != "OPTIONS"
 
 
 # Preflight goes to the app too, so its CORS answer has one author (handler/app.py).
 INVOKE = ApiRoute("invoke", "invoke", ("POST", "OPTIONS"))
-PAGE = ApiRoute("page", "", ("GET",), keyed=False)
+PAGE = ApiRoute("page", "", ("GET",), guarded=False)
 ROUTE = INVOKE.path
 
 
@@ -73,9 +81,9 @@ ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS)
 
 
 def integration_args(
-    settings: Settings, verb: str, function: StreamingFunction, account: pulumi.Output[Account], path: str
+    settings: Settings, route: ApiRoute, verb: str, function: StreamingFunction, account: pulumi.Output[Account]
 ) -> dict[str, pulumi.Input]:
-    """How API Gateway reaches the function for `verb` on `path`, for the configured mode."""
+    """How API Gateway reaches the function for `verb` on `route`, for the configured mode."""
     delivery = settings.delivery
     common: dict[str, pulumi.Input] = {
         "type": delivery.integration.integration_type,
@@ -90,14 +98,19 @@ def integration_args(
         return {**common, "integration_http_method": "POST", "uri": uri}
     assert function.url is not None
     assert function.origin_secret is not None
+    parameters: dict[str, pulumi.Input] = {
+        # A static value ('…' quoted) that the app compares before doing any work.
+        f"integration.request.header.{ORIGIN_VERIFY_HEADER}": function.origin_secret.apply(lambda s: f"'{s}'")
+    }
+    principal = principal_expression(settings)
+    if principal and delivery.integration.caller_via == "header" and route.guards(verb):
+        # API Gateway sets this header from the authorizer's result, replacing any the client sent.
+        parameters[f"integration.request.header.{CALLER_HEADER}"] = principal
     return {
         **common,
         "integration_http_method": verb,
-        "uri": function.url.apply(lambda url: function_url_uri(url, path)),
-        # A static value ('…' quoted) that the app compares before doing any work.
-        "request_parameters": {
-            f"integration.request.header.{ORIGIN_VERIFY_HEADER}": function.origin_secret.apply(lambda s: f"'{s}'")
-        },
+        "uri": function.url.apply(lambda url: function_url_uri(url, route.path)),
+        "request_parameters": parameters,
     }
 
 
@@ -135,25 +148,35 @@ class StreamingApi(pulumi.ComponentResource):
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types=settings.endpoint_type),
             opts=child,
         )
+        auth = method_auth(name, settings, api, child)
         shaping: list[pulumi.Resource] = []
         shape: dict[str, pulumi.Input] = {"endpoint_type": settings.endpoint_type, "route": ROUTE}
+        if settings.authorizer != "none":
+            # An authorizer's own settings (pools, TTL) reach callers only with a new deployment.
+            shape["authorizer"] = [
+                settings.authorizer,
+                settings.cognito_user_pool_arns,
+                settings.authorization_scopes,
+                settings.authorizer_function_arn,
+                settings.authorizer_result_ttl,
+            ]
         routes = api_routes(settings)
         resources: dict[str, pulumi.Output[str]] = {}
         for route in routes:
             resource_id = self._resource(name, api, route.path, resources, child)
             for verb in route.verbs:
-                # Browsers send no API key on a preflight.
-                key_required = settings.api_key_required and route.keyed and verb != "OPTIONS"
+                key_required = settings.api_key_required and route.guards(verb)
+                access = auth.method_args() if route.guards(verb) else MethodAuth.open_args()
                 method = aws.apigateway.Method(
                     _resource_name(name, route, verb),
                     rest_api=api.id,
                     resource_id=resource_id,
                     http_method=verb,
-                    authorization="NONE",
                     api_key_required=key_required,
+                    **access,
                     opts=child,
                 )
-                args = integration_args(settings, verb, function, account, route.path)
+                args = integration_args(settings, route, verb, function, account)
                 integration = aws.apigateway.Integration(
                     f"{_resource_name(name, route, verb)}-integration",
                     rest_api=api.id,
@@ -164,7 +187,11 @@ class StreamingApi(pulumi.ComponentResource):
                 )
                 shaping += [method, integration]
                 # /invoke's verbs stay top-level keys: the hash of an unchanged stack stays the same.
-                shape[verb if route is INVOKE else f"{verb} /{route.path}"] = {"api_key_required": key_required, **args}
+                shape[verb if route is INVOKE else f"{verb} /{route.path}"] = {
+                    "api_key_required": key_required,
+                    **access,
+                    **args,
+                }
         shaping += self._cors_on_gateway_errors(name, settings, api, child)
         shape["cors_allow_origin"] = settings.cors_allow_origin
 

@@ -8,6 +8,7 @@ the value and what is allowed; `ConfigError` is a `pulumi.RunError`, which Pulum
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from handler.caller import PRINCIPALS
 from handler.metrics import NAMESPACE as METRICS_NAMESPACE
 from handler.settings import BACKENDS as APP_BACKENDS
 from infra import modes
@@ -30,6 +32,9 @@ IMAGE_BUILDERS = ("docker-build", "docker")
 # The app decides which backends exist; the stack can only choose among them.
 BACKENDS = APP_BACKENDS
 ARCHITECTURES = ("arm64", "x86_64")
+# The app knows where each authorizer leaves the caller; the stack can only choose among those.
+AUTHORIZERS = ("none", *PRINCIPALS)
+AUTHORIZER_RESULT_TTL_MAX = 3600
 # PRIVATE needs a VPC endpoint and a resource policy this program does not manage.
 ENDPOINT_TYPES = ("REGIONAL", "EDGE")
 # The only values CloudWatch Logs accepts for retentionInDays.
@@ -55,6 +60,11 @@ KEYS = (
     "throttleRateLimit",
     "throttleBurstLimit",
     "apiKeyRequired",
+    "authorizer",
+    "cognitoUserPoolArns",
+    "authorizationScopes",
+    "authorizerFunctionArn",
+    "authorizerResultTtl",
     "corsAllowOrigins",
     "logRetentionDays",
     "tracing",
@@ -95,6 +105,12 @@ WAF_WEB_ACL_ARN = re.compile(rf"^arn:{_PARTITION}:wafv2:{_REGION}:\d{{12}}:regio
 CERTIFICATE_ARN = re.compile(rf"^arn:{_PARTITION}:acm:({_REGION}):\d{{12}}:certificate/[0-9a-f-]+$")
 DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+COGNITO_USER_POOL_ARN = re.compile(rf"^arn:{_PARTITION}:cognito-idp:({_REGION}):\d{{12}}:userpool/\1_[A-Za-z0-9]+$")
+LAMBDA_FUNCTION_ARN = re.compile(
+    rf"^arn:{_PARTITION}:lambda:{_REGION}:\d{{12}}:function:[A-Za-z0-9_-]{{1,64}}(?::[A-Za-z0-9_$-]{{1,128}})?$"
+)
+# RFC 6749 scope-token: printable ASCII except space, '"' and '\\'.
+SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 # AgentCore's endpoint-name rule (CreateAgentRuntimeEndpoint `name`, botocore's bedrock-agentcore-control model).
 QUALIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 SNS_TOPIC_ARN = re.compile(rf"^arn:{_PARTITION}:sns:{_REGION}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?$")
@@ -141,6 +157,11 @@ class Settings:
     throttle_rate_limit: int
     throttle_burst_limit: int
     api_key_required: bool
+    authorizer: str
+    cognito_user_pool_arns: tuple[str, ...]
+    authorization_scopes: tuple[str, ...]
+    authorizer_function_arn: str | None
+    authorizer_result_ttl: int
     cors_allow_origin: str
     log_retention_days: int
     tracing: bool
@@ -267,6 +288,7 @@ def parse_settings(values: Mapping[str, str | None], stack: str, region: str | N
         # A burst of 0 lets no request through at all.
         throttle_burst_limit=read.integer("throttleBurstLimit", 1, 5_000),
         api_key_required=read.flag("apiKeyRequired"),
+        **_authorizer(read),
         cors_allow_origin=read.pattern("corsAllowOrigins", ORIGIN, "'*' or one origin like https://app.example.com"),
         log_retention_days=read.one_of_numbers("logRetentionDays", LOG_RETENTION_DAYS),
         tracing=read.flag("tracing"),
@@ -342,6 +364,41 @@ def _backend_target(read: _Reader, backend: str) -> tuple[str | None, str | None
             f"{PROJECT}:{key} is required when backend={backend}; set it with: pulumi config set {key} {example}"
         )
     return arn, model_id
+
+
+def _authorizer(read: _Reader) -> dict[str, object]:
+    """The authorizer and its settings; a setting that belongs to another authorizer is an error, not ignored."""
+    kind = read.choice("authorizer", AUTHORIZERS)
+    pools = read.items(
+        "cognitoUserPoolArns", COGNITO_USER_POOL_ARN, "a Cognito user pool ARN (…:userpool/<region>_<id>)"
+    )
+    scopes = read.items("authorizationScopes", SCOPE, "an OAuth scope such as openid or api/read")
+    function_arn = read.optional("authorizerFunctionArn", LAMBDA_FUNCTION_ARN, "a Lambda function ARN")
+    ttl = read.integer("authorizerResultTtl", 0, AUTHORIZER_RESULT_TTL_MAX, why="seconds API Gateway caches a decision")
+    if kind == "cognito" and not pools:
+        raise ConfigError(
+            f"{PROJECT}:cognitoUserPoolArns is required when authorizer=cognito; set it with: "
+            "pulumi config set --path 'cognitoUserPoolArns[0]' arn:aws:cognito-idp:<region>:<account>:userpool/<id>"
+        )
+    if kind == "lambda" and not function_arn:
+        raise ConfigError(
+            f"{PROJECT}:authorizerFunctionArn is required when authorizer=lambda; set it with: "
+            "pulumi config set authorizerFunctionArn arn:aws:lambda:<region>:<account>:function:<name>"
+        )
+    for key, value, owner in (
+        ("cognitoUserPoolArns", pools, "cognito"),
+        ("authorizationScopes", scopes, "cognito"),
+        ("authorizerFunctionArn", function_arn, "lambda"),
+    ):
+        if value and kind != owner:
+            raise ConfigError(f"{PROJECT}:{key} is set but authorizer={kind}; it applies only to authorizer={owner}")
+    return {
+        "authorizer": kind,
+        "cognito_user_pool_arns": pools,
+        "authorization_scopes": scopes,
+        "authorizer_function_arn": function_arn,
+        "authorizer_result_ttl": ttl,
+    }
 
 
 def _integration_timeout_ms(read: _Reader, timeout: int, limit: tuple[int, str]) -> int:
@@ -433,3 +490,24 @@ class _Reader:
 
     def optional(self, key: str, regex: re.Pattern[str], allowed: str) -> str | None:
         return self.pattern(key, regex, allowed) if self.raw(key) else None
+
+    def items(self, key: str, regex: re.Pattern[str], allowed: str) -> tuple[str, ...]:
+        """A list setting. Pulumi hands an array over as JSON text; a bare string counts as one item."""
+        value = self.raw(key)
+        if not value:
+            return ()
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        if isinstance(parsed, str):
+            parsed = [parsed]
+        if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+            raise self._fail(key, value, f"a list, each {allowed}")
+        items = tuple(item.strip() for item in parsed)
+        for item in items:
+            if not regex.match(item):
+                raise self._fail(key, item, allowed)
+        if len(set(items)) != len(items):
+            raise self._fail(key, value, f"a list without repeats, each {allowed}")
+        return items

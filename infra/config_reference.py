@@ -68,7 +68,7 @@ def _default(spec: dict[str, Any]) -> str:
     value = spec["default"]
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
-    if value == "":
+    if value in ("", []):
         return "*(empty)*"
     return f"`{value}`"
 

@@ -31,6 +31,10 @@ def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None)
             env["AGENT_QUALIFIER"] = settings.agent_qualifier
     if settings.backend == "bedrock":
         env["MODEL_ID"] = settings.model_id  # type: ignore[assignment]
+    if settings.authorizer != "none":
+        # Where the app reads the caller the authorizer established (handler/caller.py).
+        env["AUTHORIZER"] = settings.authorizer
+        env["CALLER_FROM"] = settings.integration.caller_via
     if origin_secret is not None:
         env["ORIGIN_VERIFY_SECRET"] = origin_secret
         env["ORIGIN_VERIFY_HEADER"] = ORIGIN_VERIFY_HEADER

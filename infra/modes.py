@@ -21,10 +21,17 @@ class IntegrationMode:
     # API Gateway cannot sign requests to a function URL, so the URL is public (auth NONE) and a shared
     # secret header is what keeps callers from going around the API (and its throttling, keys and WAF).
     origin_secret: bool
+    # How the authorizer's caller reaches the app (handler/caller.py): API Gateway's request context, which
+    # Lambda Web Adapter forwards from a proxy event; or a header the HTTP integration maps the principal into.
+    caller_via: str
 
 
-FUNCTION_URL = IntegrationMode("function_url", "HTTP_PROXY", function_url_auth="NONE", origin_secret=True)
-AWS_PROXY = IntegrationMode("aws_proxy", "AWS_PROXY", function_url_auth=None, origin_secret=False)
+FUNCTION_URL = IntegrationMode(
+    "function_url", "HTTP_PROXY", function_url_auth="NONE", origin_secret=True, caller_via="header"
+)
+AWS_PROXY = IntegrationMode(
+    "aws_proxy", "AWS_PROXY", function_url_auth=None, origin_secret=False, caller_via="request_context"
+)
 
 MODES: dict[str, IntegrationMode] = {mode.name: mode for mode in (FUNCTION_URL, AWS_PROXY)}
 

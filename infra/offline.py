@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import runpy
 from collections.abc import Mapping
@@ -57,6 +58,9 @@ def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict
 def _config_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        # How the CLI hands structured (array) settings to the program: as JSON text.
+        return json.dumps(value)
     return str(value)
 
 
@@ -71,6 +75,7 @@ class Registered:
     parent_urn: str | None = None
     # Input name -> URNs of the resources its value came from, as the engine (and a policy pack) sees them.
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    id: str = ""
 
     @property
     def plain(self) -> dict[str, Any]:
@@ -145,7 +150,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.rules.check(args.typ, reveal(inputs))
         resource_id, extra = self._outputs(args.typ, args.name, inputs)
         state = {**inputs, **extra}
-        self.resources.append(Registered(args.typ, args.name, inputs, state))
+        self.resources.append(Registered(args.typ, args.name, inputs, state, id=resource_id))
         return resource_id, state
 
     def _outputs(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:

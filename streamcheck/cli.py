@@ -39,6 +39,7 @@ examples:
   python -m streamcheck http://localhost:8080
   python -m streamcheck --stack dev --both --plot timeline.png
   python -m streamcheck https://abc.lambda-url.eu-west-1.on.aws/invoke --sigv4
+  python -m streamcheck --stack prod --bearer "$ID_TOKEN"
 """
 
 
@@ -85,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
     request.add_argument(
         "--header", action="append", default=[], type=_header, metavar="'NAME: VALUE'", help="extra header"
     )
+    request.add_argument(
+        "--bearer", metavar="TOKEN", help="send 'Authorization: Bearer TOKEN' (Cognito or Lambda authorizers)"
+    )
     request.add_argument("--sigv4", action="store_true", help="sign with botocore credentials (AWS_IAM)")
     request.add_argument("--region", help="region to sign for (default: from the URL's host)")
     request.add_argument(
@@ -101,6 +105,10 @@ def run(args: argparse.Namespace) -> list[Check]:
     headers = dict(args.header)
     if args.api_key:
         headers["X-Api-Key"] = args.api_key
+    if args.bearer:
+        if args.sigv4:
+            raise Unchecked("--bearer and --sigv4 both set the Authorization header: choose one")
+        headers["Authorization"] = f"Bearer {args.bearer}"
     signer = SigV4Signer(args.region) if args.sigv4 else None
     body = invoke_body(args.prompt, args.session_id)
     return [run_check(target, body, headers, args.timeout, signer) for target in targets]

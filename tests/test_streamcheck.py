@@ -219,6 +219,21 @@ def test_api_key_and_extra_headers_are_sent_with_the_prompt(capsys, recorder):
     assert "authorization" not in headers
 
 
+def test_bearer_sends_the_token_for_cognito_and_lambda_authorizers(capsys, recorder):
+    app, url = recorder
+    run_cli(capsys, url, "--bearer", "eyJraWQiOi.token")
+    ((headers, _),) = app.requests
+    assert headers["authorization"] == "Bearer eyJraWQiOi.token"
+
+
+def test_bearer_and_sigv4_together_is_refused_before_any_request(capsys, recorder):
+    app, url = recorder
+    code, _, err = run_cli(capsys, url, "--bearer", "t", "--sigv4")
+    assert code == EXIT_UNCHECKED
+    assert "--bearer and --sigv4" in err
+    assert app.requests == []
+
+
 @pytest.fixture
 def no_aws_config(monkeypatch, tmp_path):
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 
 import pytest
@@ -24,7 +25,9 @@ def program() -> Callable[..., OfflineRun]:
     """program("dev", integration="aws_proxy") -> the registered resources and outputs (cached)."""
 
     def run(stack: str, **overrides: object) -> OfflineRun:
-        return _run(stack, tuple(sorted(overrides.items())))
+        # A list setting travels as the JSON text the CLI would hand over (and stays hashable for the cache).
+        frozen = {key: json.dumps(value) if isinstance(value, list) else value for key, value in overrides.items()}
+        return _run(stack, tuple(sorted(frozen.items())))
 
     return run
 

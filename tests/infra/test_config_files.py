@@ -8,8 +8,9 @@ import yaml
 from infra.config import KEYS, parse_settings
 from infra.offline import ROOT, stack_config, stack_file
 
-# From Pulumi's project schema (sdk/go/common/workspace/project.json, $defs/configTypeDeclaration).
-CONFIG_TYPES = {"string": str, "integer": int, "boolean": bool}
+# From Pulumi's project schema (sdk/go/common/workspace/project.json, $defs/configTypeDeclaration and
+# simpleConfigType; an array declares the type of its `items`).
+CONFIG_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
 DECLARATION_FIELDS = {"type", "items", "description", "secret", "default"}
 
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -34,6 +35,9 @@ def test_each_declaration_is_typed_described_and_defaulted_with_a_value_of_its_t
     # Without a default Pulumi demands the key in every stack file, even where it is unused.
     assert "default" in declaration
     assert type(declaration["default"]) is CONFIG_TYPES[declaration["type"]]
+    if declaration["type"] == "array":
+        item_type = CONFIG_TYPES[declaration["items"]["type"]]
+        assert all(type(item) is item_type for item in declaration["default"])
 
 
 def test_the_defaults_alone_are_a_valid_configuration():
