@@ -3,6 +3,7 @@ records its calls: one comment per pull request, updated in place, saying what t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -18,14 +19,15 @@ REPORT = "API: STREAMED — 97% of the bytes arrived before the final burst"
 
 @pytest.fixture
 def gh(tmp_path: Path) -> Path:
-    """A `gh` that logs each call, copies any -F body=@file it gets, and lists $EXISTING as comment ids."""
+    """A `gh` that logs each call, copies any -F body=@file it gets, and answers a listing with $PAGES: the
+    comments as `gh api --paginate --slurp` prints them (a JSON array of pages, each the REST API's array)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "gh").write_text(
         "#!/usr/bin/env bash\n"
         'printf "%s\\n" "$*" >> "$GH_LOG"\n'
         'for arg in "$@"; do case "$arg" in body=@*) cat "${arg#body=@}" > "$GH_BODY";; esac; done\n'
-        'case " $* " in *" --method "*) ;; *) [ -n "${EXISTING:-}" ] && printf "%s\\n" $EXISTING;; esac\n'
+        'case " $* " in *" --method "*) ;; *) printf "%s\\n" "${PAGES:-[[]]}";; esac\n'
         "exit 0\n"
     )
     (bin_dir / "gh").chmod(0o755)
@@ -70,14 +72,27 @@ def test_a_streaming_deploy_comments_the_verdict_the_url_the_picture_and_the_tab
     )
 
 
-def test_the_next_run_updates_the_same_comment_instead_of_adding_one(gh):
-    calls, _ = comment(gh, VERDICT="0", EXISTING="1001\n2002")
-    listing = calls[0]
-    assert listing.startswith("api repos/acme/streamgate/issues/12/comments --paginate --jq ")
-    # Only our own comment is ever edited: the bot's, starting with the marker.
-    assert "github-actions[bot]" in listing
-    assert MARKER in listing
-    assert calls[-1].startswith("api --method PATCH repos/acme/streamgate/issues/comments/2002 ")
+def page_of(*comments: tuple[int, str, str]) -> list[dict]:
+    return [{"id": id_, "user": {"login": login}, "body": body} for id_, login, body in comments]
+
+
+def test_the_next_run_updates_its_own_comment_and_no_one_elses(gh):
+    pages = [
+        page_of(
+            (1001, "github-actions[bot]", f"{MARKER}\n### an older verdict"),
+            (1002, "someone", f"{MARKER}\nquoted by a person"),
+        ),
+        page_of((2001, "github-actions[bot]", "#### :tropical_drink: `preview` on dev (pulumi/actions)")),
+    ]
+    calls, _ = comment(gh, VERDICT="0", PAGES=json.dumps(pages))
+    assert calls[0] == "api repos/acme/streamgate/issues/12/comments --paginate --slurp"
+    assert calls[-1].startswith("api --method PATCH repos/acme/streamgate/issues/comments/1001 ")
+
+
+def test_without_a_comment_of_its_own_it_adds_one(gh):
+    pages = [page_of((1002, "someone", f"{MARKER}\nquoted by a person"))]
+    calls, _ = comment(gh, VERDICT="0", PAGES=json.dumps(pages))
+    assert calls[-1].startswith("api --method POST repos/acme/streamgate/issues/12/comments ")
 
 
 @pytest.mark.parametrize(

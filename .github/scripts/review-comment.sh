@@ -52,8 +52,13 @@ body() {
 file=$(mktemp)
 body > "$file"
 
-existing=$(gh api "repos/$REPO/issues/$PR/comments" --paginate \
-  --jq ".[] | select(.user.login == \"github-actions[bot]\" and (.body | startswith(\"$MARKER\"))) | .id" | tail -n 1)
+# Ours is the bot's comment that starts with the marker; anyone else's (or the bot's preview comment) is left alone.
+existing=$(gh api "repos/$REPO/issues/$PR/comments" --paginate --slurp | MARKER="$MARKER" python3 -c '
+import json, os, sys
+ours = [comment["id"] for page in json.load(sys.stdin) for comment in page
+        if comment["user"]["login"] == "github-actions[bot]" and comment["body"].startswith(os.environ["MARKER"])]
+print(ours[-1] if ours else "")
+')
 if [ -n "$existing" ]; then
   gh api --method PATCH "repos/$REPO/issues/comments/$existing" -F "body=@$file" > /dev/null
 else
