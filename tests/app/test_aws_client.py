@@ -19,7 +19,7 @@ from handler.backends.agentcore import AgentCoreBackend
 from handler.backends.bedrock import BedrockBackend
 from tests.fakes import FakeAgentCore, FakeBedrockRuntime
 from tests.fakes.agentcore import error, sse, sse_event
-from tests.fakes.api_gateway import REGIONAL
+from tests.fakes.api_gateway import REGIONAL, FakeApiGateway
 from tests.fakes.bedrock import converse
 from tests.fakes.bedrock import error as model_error
 from tests.loopback import ROOT, free_port, serve_process
@@ -93,8 +93,8 @@ def test_aws_region_alone_reaches_the_agent(agent, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     agent.respond_with(sse([sse_event({"text": "from eu-west-1"})]))
     env = {"BACKEND": "agentcore", "AGENT_RUNTIME_ARN": ARN, "AWS_REGION": "eu-west-1"}
-    with serve_process(env) as (base, _):
-        response = httpx.post(base + "/invoke", json=PROMPT)
+    with serve_process(env) as (base, _), FakeApiGateway(base, **TIMING) as gateway:
+        response = httpx.post(gateway.url + "/invoke", json=PROMPT)
     assert (response.status_code, response.content) == (200, sse_event({"text": "from eu-west-1"}))
     assert "eu-west-1" in agent.last.request.headers["authorization"], "signed for the region it was given"
 
