@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from handler import contract, sse, warm_up
+from handler import contract, events, sse, warm_up
 from handler.access_log import AccessLog
 from handler.backends import Backend, ModelBackend, make_backend
 from handler.caller import scoped_session_id
@@ -80,7 +80,8 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         body = await read_body(request)
         if isinstance(backend, ModelBackend):
             invocation = contract.parse_invoke(body, limits)
-            session_id, opener = invocation.session_id, partial(_native, backend, invocation.conversation)
+            converse = _recorded(request, partial(backend.converse, invocation.conversation))
+            session_id, opener = invocation.session_id, partial(_native, converse)
         else:
             call = contract.parse_agent_request(body, request.headers)
             # The client keeps its own id; upstream, the session is the caller's own.
@@ -97,7 +98,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         except ApiError as error:
             raise openai.as_openai(error) from None
         chat = openai.parse_chat(body, model.model, limits)
-        converse = partial(model.converse, chat.conversation)
+        converse = _recorded(request, partial(model.converse, chat.conversation))
         if chat.stream:
             return relay(partial(openai.open_stream, converse, chat), cors, openai.error_event)
         return CollectedResponse(partial(openai.completion, converse, chat), cors)  # type: ignore[return-value]
@@ -105,12 +106,12 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     async def list_models(request: Request) -> Response:
         return JSONResponse(openai.models(_model_backend(backend).model), headers=cors)
 
-    async def preflight(request: Request) -> Response:
+    async def preflight(request: Request, methods: str = "POST, OPTIONS") -> Response:
         return Response(
             status_code=204,
             headers={
                 **cors,
-                "access-control-allow-methods": "POST, OPTIONS",
+                "access-control-allow-methods": methods,
                 "access-control-allow-headers": "Content-Type, Authorization, X-Api-Key",
                 "access-control-max-age": "600",
             },
@@ -162,6 +163,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/chat/completions", preflight, methods=["OPTIONS"]),
         Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models", partial(preflight, methods="GET, OPTIONS"), methods=["OPTIONS"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     if settings.web_ui:
@@ -174,8 +176,24 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     )
 
 
-async def _native(backend: ModelBackend, conversation: contract.Conversation) -> Upstream:
-    return native.upstream(await backend.converse(conversation))
+async def _native(converse: Callable[[], Awaitable[events.Answer]]) -> Upstream:
+    return native.upstream(await converse())
+
+
+def _recorded(
+    request: Request, converse: Callable[[], Awaitable[events.Answer]]
+) -> Callable[[], Awaitable[events.Answer]]:
+    """`converse`, with the answer's token usage noted for the access log's metrics when it ends."""
+
+    def note(done: events.Done) -> None:
+        if done.usage is not None:
+            # The shape handler/metrics.py reads: Bedrock's usage block.
+            request.state.usage = {"inputTokens": done.usage.input_tokens, "outputTokens": done.usage.output_tokens}
+
+    async def start() -> events.Answer:
+        return events.observed(await converse(), note)
+
+    return start
 
 
 def _model_backend(backend: Backend) -> ModelBackend:

@@ -90,3 +90,15 @@ class Answer:
 
     events: AsyncIterator[Event]
     close: Callable[[], Awaitable[None]] = nothing_to_close
+
+
+def observed(answer: Answer, on_done: Callable[[Done], None]) -> Answer:
+    """The same answer, with `on_done` told of its end as the end passes (e.g. usage for the access log)."""
+
+    async def passing() -> AsyncIterator[Event]:
+        async for event in answer.events:
+            if isinstance(event, Done):
+                on_done(event)
+            yield event
+
+    return Answer(passing(), answer.close)

@@ -37,11 +37,16 @@ class ApiRoute:
 # Preflight goes to the app too, so its CORS answer has one author (handler/app.py).
 INVOKE = ApiRoute("invoke", "invoke", ("POST", "OPTIONS"))
 PAGE = ApiRoute("page", "", ("GET",), guarded=False)
+# OpenAI's chat-completions API under the stage (base URL `<stage URL>/v1`); the agentcore backend answers
+# them with a 404 that says why, rather than API Gateway's bare 403 for a path it does not route.
+CHAT_COMPLETIONS = ApiRoute("chat-completions", "v1/chat/completions", ("POST", "OPTIONS"))
+MODELS = ApiRoute("models", "v1/models", ("GET", "OPTIONS"))
 ROUTE = INVOKE.path
 
 
 def api_routes(settings: Settings) -> list[ApiRoute]:
-    return [INVOKE, PAGE] if settings.web_ui else [INVOKE]
+    routes = [INVOKE, CHAT_COMPLETIONS, MODELS]
+    return [*routes, PAGE] if settings.web_ui else routes
 
 
 def _resource_name(name: str, route: ApiRoute, verb: str) -> str:

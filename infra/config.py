@@ -20,6 +20,9 @@ from pulumi.runtime import config as runtime_config
 from handler.caller import PRINCIPALS
 from handler.metrics import NAMESPACE as METRICS_NAMESPACE
 from handler.settings import BACKENDS as APP_BACKENDS
+from handler.settings import GUARDRAIL_IDENTIFIER as APP_GUARDRAIL_IDENTIFIER
+from handler.settings import GUARDRAIL_STREAM_MODES
+from handler.settings import GUARDRAIL_VERSION as APP_GUARDRAIL_VERSION
 from infra import modes
 from infra.config_reference import load_schema
 from infra.modes import MODES, Delivery, IntegrationMode
@@ -51,6 +54,13 @@ KEYS = (
     "agentRuntimeArn",
     "agentQualifier",
     "modelId",
+    "systemPrompt",
+    "maxTokens",
+    "temperature",
+    "topP",
+    "guardrailIdentifier",
+    "guardrailVersion",
+    "guardrailStreamProcessingMode",
     "architecture",
     "memorySize",
     "timeout",
@@ -119,8 +129,43 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ORIGIN = re.compile(r"^(?:\*|https?://[A-Za-z0-9.-]+(?::\d{1,5})?)$")
 
 
+# Lambda allows 4 KB of environment in all; the prompt shares it with the other variables.
+MAX_SYSTEM_PROMPT_BYTES = 2048
+GUARDRAIL_IDENTIFIER = re.compile(rf"^(?:{APP_GUARDRAIL_IDENTIFIER.pattern})$")
+GUARDRAIL_VERSION = re.compile(rf"^(?:{APP_GUARDRAIL_VERSION.pattern})$")
+
+
 class ConfigError(pulumi.RunError):
     """One bad setting: the message names the key, its value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the bedrock backend asks of every ConverseStream call; a request may lower `max_tokens` only.
+    None (0 for max_tokens) leaves the model's own default."""
+
+    system_prompt: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    guardrail_identifier: str | None = None
+    guardrail_version: str | None = None
+    guardrail_stream_mode: str = "sync"
+
+    def environment(self) -> dict[str, str]:
+        """The app's variables for these settings (handler/settings.py reads them)."""
+        values = {
+            "SYSTEM_PROMPT": self.system_prompt,
+            "MAX_TOKENS": self.max_tokens,
+            "TEMPERATURE": self.temperature,
+            "TOP_P": self.top_p,
+            "GUARDRAIL_IDENTIFIER": self.guardrail_identifier,
+            "GUARDRAIL_VERSION": self.guardrail_version,
+        }
+        env = {name: str(value) for name, value in values.items() if value is not None}
+        if self.guardrail_identifier:
+            env["GUARDRAIL_STREAM_MODE"] = self.guardrail_stream_mode
+        return env
 
 
 @dataclass(frozen=True)
@@ -148,6 +193,7 @@ class Settings:
     agent_runtime_arn: str | None
     agent_qualifier: str | None
     model_id: str | None
+    model: ModelConfig
     architecture: str
     memory_size: int
     timeout: int
@@ -276,6 +322,7 @@ def parse_settings(values: Mapping[str, str | None], stack: str, region: str | N
             "agentQualifier", QUALIFIER, "an AgentCore endpoint name: a letter, then up to 47 letters, digits or '_'"
         ),
         model_id=model_id,
+        model=_model(read, backend),
         architecture=read.choice("architecture", ARCHITECTURES),
         memory_size=memory_size,
         timeout=timeout,
@@ -345,6 +392,41 @@ def _monitoring(read: _Reader, stack: str) -> MonitoringSettings:
         ttfb_p90_ms=read.integer("alarmTtfbP90Ms", 1, 900_000),
         upstream_error_percent=read.integer("alarmUpstreamErrorPercent", 1, 100),
     )
+
+
+def _model(read: _Reader, backend: str) -> ModelConfig:
+    prompt = read.raw("systemPrompt") or None
+    if prompt is not None and len(prompt.encode()) > MAX_SYSTEM_PROMPT_BYTES:
+        raise ConfigError(
+            f"{PROJECT}:systemPrompt is {len(prompt.encode())} bytes; at most {MAX_SYSTEM_PROMPT_BYTES} "
+            "(it travels in the function's environment, which Lambda caps at 4 KB in all)"
+        )
+    identifier = read.optional("guardrailIdentifier", GUARDRAIL_IDENTIFIER, "a guardrail id or its ARN")
+    version = read.optional("guardrailVersion", GUARDRAIL_VERSION, "a guardrail version number or DRAFT")
+    if (identifier is None) != (version is None):
+        raise ConfigError(
+            f"{PROJECT}:guardrailIdentifier={identifier or ''!r} and guardrailVersion={version or ''!r}: "
+            "set both or neither"
+        )
+    config = ModelConfig(
+        system_prompt=prompt,
+        max_tokens=read.integer("maxTokens", 0, 1_000_000, why="0 leaves the model's default") or None,
+        temperature=read.unit_interval("temperature"),
+        top_p=read.unit_interval("topP"),
+        guardrail_identifier=identifier,
+        guardrail_version=version,
+        guardrail_stream_mode=read.choice("guardrailStreamProcessingMode", GUARDRAIL_STREAM_MODES),
+    )
+    shaping = {
+        "systemPrompt": prompt,
+        "temperature": config.temperature,
+        "topP": config.top_p,
+        "guardrailIdentifier": identifier,
+    }
+    chosen = [key for key, value in shaping.items() if value is not None]
+    if chosen and backend != "bedrock":
+        raise ConfigError(f"{PROJECT}:{chosen[0]} applies to backend=bedrock only (this stack's backend is {backend})")
+    return config
 
 
 def _backend_target(read: _Reader, backend: str) -> tuple[str | None, str | None]:
@@ -487,6 +569,19 @@ class _Reader:
         if not regex.match(value):
             raise self._fail(key, value, allowed)
         return value
+
+    def unit_interval(self, key: str) -> float | None:
+        """Empty, or a number from 0 to 1 (Bedrock's range for temperature and topP)."""
+        value = self.raw(key)
+        if not value:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            raise self._fail(key, value, "empty or a number from 0 to 1") from None
+        if not 0 <= number <= 1:
+            raise self._fail(key, value, "empty or a number from 0 to 1")
+        return number
 
     def optional(self, key: str, regex: re.Pattern[str], allowed: str) -> str | None:
         return self.pattern(key, regex, allowed) if self.raw(key) else None

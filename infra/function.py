@@ -31,6 +31,7 @@ def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None)
             env["AGENT_QUALIFIER"] = settings.agent_qualifier
     if settings.backend == "bedrock":
         env["MODEL_ID"] = settings.model_id  # type: ignore[assignment]
+        env.update(settings.model.environment())
     if settings.authorizer != "none":
         # Where the app reads the caller the authorizer established (handler/caller.py).
         env["AUTHORIZER"] = settings.authorizer

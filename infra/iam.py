@@ -29,8 +29,22 @@ def backend_statements(settings: Settings, account: Account) -> list[dict]:
         # Invocations name the runtime and are authorized against its endpoints too.
         return [_allow("bedrock-agentcore:InvokeAgentRuntime", [arn, f"{arn}/runtime-endpoint/*"])]
     if settings.backend == "bedrock":
-        return [_allow("bedrock:InvokeModelWithResponseStream", model_resources(settings.model_id, account))]
+        statements = [_allow("bedrock:InvokeModelWithResponseStream", model_resources(settings.model_id, account))]
+        if settings.model.guardrail_identifier:
+            # Bedrock user guide, "Set up permissions to use Amazon Bedrock Guardrails": a call that names a
+            # guardrail needs bedrock:ApplyGuardrail on it.
+            statements.append(
+                _allow("bedrock:ApplyGuardrail", [guardrail_arn(settings.model.guardrail_identifier, account)])
+            )
+        return statements
     return []
+
+
+def guardrail_arn(identifier: str, account: Account) -> str:
+    """The guardrail's ARN: as configured, or made from its id in the stack's account and region."""
+    if identifier.startswith("arn:"):
+        return identifier
+    return f"arn:{account.partition}:bedrock:{account.region}:{account.account_id}:guardrail/{identifier}"
 
 
 def model_resources(model_id: str, account: Account) -> list[str]:

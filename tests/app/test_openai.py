@@ -11,11 +11,13 @@ import httpx
 import openai
 import pytest
 
+from handler import events
 from handler.app import create_app
 from handler.backends.bedrock import BedrockBackend, ModelSettings
 from handler.backends.demo import DemoBackend
 from handler.settings import Settings
 from tests.app.expect import without_request_id
+from tests.app.scripted import ScriptedModel
 from tests.fakes import FakeBedrockRuntime, Pause
 from tests.fakes.bedrock import Reasoning, Text, ToolUse, answer, converse, error
 from tests.loopback import serve_in_thread
@@ -287,3 +289,20 @@ def test_the_demo_backend_speaks_the_same_endpoint(serve):
     assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks[:-1]).startswith("Once upon a time")
     assert chunks[-1].usage.prompt_tokens == 3
     assert (whole.choices[0].message.content, whole.choices[0].finish_reason) == ("Once upon a ", "length")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/invoke", {"prompt": "q"}),
+        ("/v1/chat/completions", {"model": "scripted-model-v1", "messages": QUESTION, "stream": True}),
+        ("/v1/chat/completions", {"model": "scripted-model-v1", "messages": QUESTION}),
+    ],
+    ids=["native", "openai-stream", "openai-whole"],
+)
+def test_the_answers_token_usage_reaches_the_access_log_in_every_wire_format(serve, access_log, path, body):
+    backend = ScriptedModel([events.TextDelta("hi"), events.Done("end_turn", events.Usage(12, 34, 46), 80)])
+    with serve(backend) as base:
+        assert httpx.post(base + path, json=body).status_code == 200
+    (line,) = access_log.records()
+    assert (line["InputTokens"], line["OutputTokens"]) == (12, 34)

@@ -118,6 +118,14 @@ def test_the_stack_offers_exactly_the_backends_the_app_has():
         ("wafWebAclArn", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1", "a regional WAFv2 web ACL ARN"),
         ("domainName", "API.example.com", "a lower-case DNS name"),
         ("certificateArn", "arn:aws:iam::123456789012:server-certificate/x", "an ACM certificate ARN"),
+        ("maxTokens", "-1", "an integer from 0 to 1000000 (0 leaves the model's default)"),
+        ("maxTokens", "1000001", "an integer from 0 to 1000000"),
+        ("temperature", "1.2", "empty or a number from 0 to 1"),
+        ("temperature", "warm", "empty or a number from 0 to 1"),
+        ("topP", "-0.5", "empty or a number from 0 to 1"),
+        ("guardrailIdentifier", "My Guardrail", "a guardrail id or its ARN"),
+        ("guardrailVersion", "latest", "a guardrail version number or DRAFT"),
+        ("guardrailStreamProcessingMode", "SYNC", "one of sync, async"),
     ],
 )
 def test_a_bad_value_names_the_key_the_value_and_what_is_allowed(key, bad, allowed):
@@ -285,3 +293,36 @@ def test_the_json_answer_cap_is_held_to_an_eighth_of_the_functions_memory():
     assert parse_settings(values(maxAnswerBytes=2**20), stack="dev").max_answer_bytes == 2**20
     with pytest.raises(ConfigError, match=r"maxAnswerBytes='67108865' .* to 67108864 \(at most an eighth of memory"):
         parse_settings(values(memorySize=512, maxAnswerBytes=64 * 2**20 + 1), stack="dev")
+
+
+BEDROCK = {"backend": "bedrock", "modelId": "amazon.nova-pro-v1:0"}
+
+
+def test_model_settings_default_to_a_4096_token_cap_and_the_models_own_sampling():
+    model = parse_settings(values(**BEDROCK), stack="dev").model
+    assert (model.max_tokens, model.temperature, model.top_p, model.system_prompt) == (4096, None, None, None)
+    assert model.guardrail_identifier is None
+    assert parse_settings(values(**BEDROCK, maxTokens=0), stack="dev").model.max_tokens is None
+
+
+def test_a_guardrail_needs_both_its_identifier_and_its_version():
+    with pytest.raises(ConfigError) as failure:
+        parse_settings(values(**BEDROCK, guardrailIdentifier="gr0abc123"), stack="dev")
+    assert str(failure.value) == (
+        "streamgate:guardrailIdentifier='gr0abc123' and guardrailVersion='': set both or neither"
+    )
+
+
+def test_a_system_prompt_must_fit_the_functions_environment():
+    with pytest.raises(ConfigError, match=r"^streamgate:systemPrompt is 2049 bytes; at most 2048 \(it travels"):
+        parse_settings(values(**BEDROCK, systemPrompt="é" * 1024 + "x"), stack="dev")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("systemPrompt", "Be brief."), ("temperature", "0.3"), ("guardrailIdentifier", "gr0abc")]
+)
+def test_model_settings_on_another_backend_are_refused_rather_than_ignored(key, value):
+    extra = {"guardrailVersion": "1"} if key == "guardrailIdentifier" else {}
+    with pytest.raises(ConfigError) as failure:
+        parse_settings(values(**{key: value}, **extra), stack="dev")
+    assert str(failure.value) == f"streamgate:{key} applies to backend=bedrock only (this stack's backend is demo)"

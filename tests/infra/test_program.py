@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from infra.offline import ACCOUNT_ID, OfflineRun, is_secret
+from infra.offline import ACCOUNT_ID, OfflineRun, Registered, is_secret
 from tests.infra.conftest import RUNTIME_ARN
 
 STACKS = ("dev", "prod")
@@ -16,6 +16,8 @@ REGION = "us-east-1"
 
 FUNCTION = "aws:lambda/function:Function"
 INTEGRATION = "aws:apigateway/integration:Integration"
+METHOD = "aws:apigateway/method:Method"
+RESOURCE = "aws:apigateway/resource:Resource"
 PERMISSION = "aws:lambda/permission:Permission"
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
 IMAGE = "docker-build:index:Image"
@@ -36,31 +38,61 @@ def permissions(run: OfflineRun) -> dict[str, dict]:
     return {p.name: p.plain for p in run.of_type(PERMISSION)}
 
 
+# Every route the API passes to the app, as (path, verb); dev turns webUi on, which adds GET / (the page).
+APP_ROUTES = {
+    ("invoke", "POST"),
+    ("invoke", "OPTIONS"),
+    ("v1/chat/completions", "POST"),
+    ("v1/chat/completions", "OPTIONS"),
+    ("v1/models", "GET"),
+    ("v1/models", "OPTIONS"),
+}
+
+
+def expected_routes(run: OfflineRun) -> set[tuple[str, str]]:
+    return APP_ROUTES | ({("", "GET")} if run.stack == "dev" else set())
+
+
+def path_of(run: OfflineRun, resource_id: str) -> str:
+    """The API path of a resource id (mock ids are the resource's name plus a suffix); the root is ""."""
+    if resource_id == run.one("aws:apigateway/restApi:RestApi").state["rootResourceId"]:
+        return ""
+    (resource,) = [r for r in run.of_type(RESOURCE) if resource_id.rsplit("-", 1)[0] == r.name]
+    parent = path_of(run, resource.inputs["parentId"])
+    return f"{parent}/{resource.inputs['pathPart']}".lstrip("/")
+
+
+def by_route(run: OfflineRun, type_: str) -> dict[tuple[str, str], Registered]:
+    """Methods or integrations keyed by (path, verb)."""
+    return {(path_of(run, r.plain["resourceId"]), r.inputs["httpMethod"]): r for r in run.of_type(type_)}
+
+
 # --- the integration, both modes -------------------------------------------------------------------------
 
 
-def test_post_and_options_on_invoke_use_the_configured_integration_streaming_with_the_function_timeout(run):
+def test_every_route_uses_the_configured_integration_streaming_with_the_function_timeout(run):
     timeout_ms = {"dev": 300_000, "prod": 900_000}[run.stack]
-    integrations = {i.inputs["httpMethod"]: i.plain for i in run.of_type(INTEGRATION)}
-    # dev turns webUi on: GET / (the page) goes through the same integration.
-    assert set(integrations) == ({"POST", "OPTIONS", "GET"} if run.stack == "dev" else {"POST", "OPTIONS"})
+    integrations = {route: integration.plain for route, integration in by_route(run, INTEGRATION).items()}
+    # /invoke, OpenAI's /v1/chat/completions and /v1/models, and in dev the page: one integration each.
+    assert set(integrations) == expected_routes(run)
     for integration in integrations.values():
         assert integration["type"] == {"function_url": "HTTP_PROXY", "aws_proxy": "AWS_PROXY"}[mode_of(run)]
         assert integration["responseTransferMode"] == "STREAM"
         assert integration["timeoutMilliseconds"] == timeout_ms
-    assert run.one("aws:apigateway/resource:Resource").inputs["pathPart"] == "invoke"
+    paths = {path_of(run, r.plain["resourceId"]) for r in run.of_type(METHOD)}
+    assert paths == {path for path, _ in expected_routes(run)}
 
 
 def test_web_ui_routes_get_on_the_root_to_the_app_without_an_api_key(program):
     for stack, mode in [(stack, mode) for stack in STACKS for mode in MODES]:
         run = program(stack, integration=mode, webUi=True, apiKeyRequired=True)
         api = run.one("aws:apigateway/restApi:RestApi")
-        methods = {m.inputs["httpMethod"]: m.plain for m in run.of_type("aws:apigateway/method:Method")}
-        (page,) = [i.plain for i in run.of_type(INTEGRATION) if i.inputs["httpMethod"] == "GET"]
-        assert methods["GET"]["resourceId"] == api.state["rootResourceId"] == page["resourceId"]
+        methods = {route: method.plain for route, method in by_route(run, METHOD).items()}
+        page = by_route(run, INTEGRATION)[("", "GET")].plain
+        assert methods[("", "GET")]["resourceId"] == api.state["rootResourceId"] == page["resourceId"]
         # A browser opening a page sends no key; the page sends one with each request it makes.
-        assert methods["GET"]["apiKeyRequired"] is False
-        assert methods["POST"]["apiKeyRequired"] is True
+        assert methods[("", "GET")]["apiKeyRequired"] is False
+        assert methods[("invoke", "POST")]["apiKeyRequired"] is True
         if mode == "function_url":
             assert page["uri"] == run.outputs["functionUrl"]
             assert "integration.request.header.X-Origin-Verify" in page["requestParameters"]
@@ -68,7 +100,7 @@ def test_web_ui_routes_get_on_the_root_to_the_app_without_an_api_key(program):
         assert run.outputs["pageUrl"] == run.one("aws:apigateway/stage:Stage").state["invokeUrl"].rstrip("/") + "/"
     off = program("prod", integration="aws_proxy")
     assert "pageUrl" not in off.outputs
-    assert "GET" not in {m.inputs["httpMethod"] for m in off.of_type("aws:apigateway/method:Method")}
+    assert ("", "GET") not in by_route(off, METHOD)
     assert off.one(FUNCTION).plain["environment"]["variables"]["WEB_UI"] == "false"
 
 
@@ -97,8 +129,8 @@ def test_function_url_mode_proxies_to_the_url_plus_invoke_and_adds_the_secret_he
         run = program(stack, integration="function_url")
         url = run.outputs["functionUrl"]
         secret = run.one(FUNCTION).plain["environment"]["variables"]["ORIGIN_VERIFY_SECRET"]
-        for integration in run.of_type(INTEGRATION):
-            assert integration.inputs["uri"] == url + ("" if integration.inputs["httpMethod"] == "GET" else "invoke")
+        for (path, _), integration in by_route(run, INTEGRATION).items():
+            assert integration.inputs["uri"] == url + path
             assert integration.inputs["integrationHttpMethod"] == integration.inputs["httpMethod"]
             assert is_secret(integration.inputs["requestParameters"])
             assert integration.plain["requestParameters"] == {
@@ -220,8 +252,13 @@ def test_aws_proxy_mode_has_no_function_url_no_secret_and_lets_only_this_api_inv
         env = run.one(FUNCTION).plain["environment"]["variables"]
         assert "ORIGIN_VERIFY_SECRET" not in env
         execution_arn = run.one("aws:apigateway/restApi:RestApi").state["executionArn"]
-        # Each route's own path: /invoke, and with webUi (dev) the root, whose path is empty.
-        paths = {"api-invoke": "invoke", **({"api-page": ""} if stack == "dev" else {})}
+        # Each route's own path: /invoke, OpenAI's two, and with webUi (dev) the root, whose path is empty.
+        paths = {
+            "api-invoke": "invoke",
+            "api-chat-completions": "v1/chat/completions",
+            "api-models": "v1/models",
+            **({"api-page": ""} if stack == "dev" else {}),
+        }
         assert permissions(run) == {
             name: {
                 "function": run.outputs["functionName"],
@@ -488,4 +525,82 @@ def test_the_offline_run_keeps_what_the_engine_knows_urns_parents_and_property_d
     assert post.property_dependencies["requestParameters"] == [by_name["handler-origin-secret"].urn]
     assert run.one("aws:apigateway/stage:Stage").property_dependencies["restApi"] == [
         run.one("aws:apigateway/restApi:RestApi").urn
+    ]
+
+
+# --- OpenAI-compatible routes and the model settings -----------------------------------------------------
+
+
+def test_openai_routes_take_the_same_keys_as_invoke_in_both_modes_and_no_key_on_preflight(program):
+    for mode in MODES:
+        run = program("prod", integration=mode)  # prod requires API keys
+        methods = {route: method.inputs["apiKeyRequired"] for route, method in by_route(run, METHOD).items()}
+        assert methods == {route: route[1] != "OPTIONS" for route in APP_ROUTES}
+        authorizations = {method.inputs["authorization"] for method in run.of_type(METHOD)}
+        assert len(authorizations) == 1, "every route has /invoke's authorization"
+
+
+def test_the_model_settings_reach_the_function_and_the_app_accepts_them(program):
+    from handler.settings import Settings
+
+    run = program(
+        "dev",
+        backend="bedrock",
+        modelId="us.anthropic.claude-sonnet-4-20250514-v1:0",
+        systemPrompt="You answer in French.",
+        maxTokens=2000,
+        temperature="0.4",
+        topP="0.95",
+        guardrailIdentifier="gr0abc123def",
+        guardrailVersion="7",
+        guardrailStreamProcessingMode="async",
+    )
+    env = run.one(FUNCTION).plain["environment"]["variables"]
+    assert {name: env[name] for name in env if name in MODEL_VARIABLES} == {
+        "SYSTEM_PROMPT": "You answer in French.",
+        "MAX_TOKENS": "2000",
+        "TEMPERATURE": "0.4",
+        "TOP_P": "0.95",
+        "GUARDRAIL_IDENTIFIER": "gr0abc123def",
+        "GUARDRAIL_VERSION": "7",
+        "GUARDRAIL_STREAM_MODE": "async",
+    }
+    settings = Settings.from_env({**env, "AWS_REGION": REGION})
+    assert (settings.max_tokens, settings.temperature, settings.guardrail_stream_mode) == (2000, 0.4, "async")
+
+
+MODEL_VARIABLES = {"SYSTEM_PROMPT", "MAX_TOKENS", "TEMPERATURE", "TOP_P"} | {
+    "GUARDRAIL_IDENTIFIER",
+    "GUARDRAIL_VERSION",
+    "GUARDRAIL_STREAM_MODE",
+}
+
+
+def test_a_bedrock_stack_caps_output_tokens_by_default_and_sets_nothing_else(program):
+    env = program("dev", backend="bedrock", modelId="amazon.nova-pro-v1:0").one(FUNCTION).plain["environment"]
+    assert {name for name in env["variables"] if name in MODEL_VARIABLES} == {"MAX_TOKENS"}
+    assert env["variables"]["MAX_TOKENS"] == "4096"
+
+
+@pytest.mark.parametrize(
+    ("identifier", "arn"),
+    [
+        ("gr0abc123def", f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:guardrail/gr0abc123def"),
+        (
+            "arn:aws:bedrock:eu-west-1:210987654321:guardrail/shared0rail",
+            "arn:aws:bedrock:eu-west-1:210987654321:guardrail/shared0rail",
+        ),
+    ],
+    ids=["id", "arn"],
+)
+def test_a_guardrail_may_be_applied_on_exactly_its_arn(program, identifier, arn):
+    model = "amazon.nova-pro-v1:0"
+    run = program("dev", backend="bedrock", modelId=model, guardrailIdentifier=identifier, guardrailVersion="DRAFT")
+    assert backend_statements(run) == [
+        {
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeModelWithResponseStream",
+            "Resource": [f"arn:aws:bedrock:{REGION}::foundation-model/{model}"],
+        },
+        {"Effect": "Allow", "Action": "bedrock:ApplyGuardrail", "Resource": [arn]},
     ]
