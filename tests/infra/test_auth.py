@@ -170,7 +170,14 @@ def test_a_change_to_the_authorizer_settings_alone_redeploys_the_api(program):
 
 def test_every_guarded_route_gets_the_authorizer_and_the_page_stays_open(program):
     run = deploy(program, "cognito", "function_url", webUi=True, apiKeyRequired=True)
-    page = methods(run)["GET"]
+    root = run.one("aws:apigateway/restApi:RestApi").state["rootResourceId"]
+    (page,) = [m.plain for m in run.of_type(METHOD) if m.plain["resourceId"] == root]
     assert (page["authorization"], page["apiKeyRequired"]) == ("NONE", False)
-    page_integration = next(i.plain for i in run.of_type(INTEGRATION) if i.inputs["httpMethod"] == "GET")
+    page_integration = next(i.plain for i in run.of_type(INTEGRATION) if i.plain["resourceId"] == root)
     assert f"integration.request.header.{CALLER_HEADER}" not in page_integration["requestParameters"]
+    # /invoke and OpenAI's POST /v1/chat/completions and GET /v1/models: the same authorizer and key.
+    guarded = [
+        m.plain for m in run.of_type(METHOD) if m.plain["resourceId"] != root and m.plain["httpMethod"] != "OPTIONS"
+    ]
+    assert len(guarded) == 3
+    assert {(m["authorization"], m["apiKeyRequired"]) for m in guarded} == {("COGNITO_USER_POOLS", True)}
