@@ -151,10 +151,12 @@ def test_runs_of_blank_lines_count_one_each_wherever_the_chunks_are_cut():
 
 @pytest.mark.parametrize("lines", range(10, 20))
 @pytest.mark.parametrize("tricky", [b"\n\n\n", b"\r\n\r\n\r\n", b"\n\r\n\n", b"\r\n\n\r\n"])
-def test_a_token_stream_in_one_chunk_counts_the_same_as_byte_by_byte(lines, tricky):
-    # Many short lines take the counting path part-way through a chunk; the terminators around
-    # that point must be counted once.
-    body = b"data: t\n\n" * (lines // 2) + b"data: u" + tricky + b"data: v\n\n" * 20
+@pytest.mark.parametrize("long_events", [0, 12])
+def test_a_token_stream_in_one_chunk_counts_the_same_as_byte_by_byte(lines, tricky, long_events):
+    # Many short lines take the counting path part-way through a chunk (after long ones, later); the
+    # terminators around that point must be counted once.
+    body = b"data: " + b"y" * 200 + b"\n\n"
+    body = body * long_events + b"data: t\n\n" * (lines // 2) + b"data: u" + tricky + b"data: v\n\n" * 20
     whole, byte_by_byte = SsePosition(), SsePosition()
     for i in range(len(body)):
         byte_by_byte.feed(body[i : i + 1])
