@@ -46,11 +46,14 @@ USAGE_FIELDS = {"inputTokens": INPUT_TOKENS, "outputTokens": OUTPUT_TOKENS}
 def outcome_of(relay_outcome: str | None, status: int | None) -> str:
     """How the request ended: what the relay recorded once it streamed, else what the status says.
 
-    A request answered before any stream was refused if the answer was a 4xx (bad input, origin guard,
-    upstream throttling) and an upstream error if it was a 5xx or no answer at all.
+    An answer sent whole (no stream) is ok with a 2xx; a request answered without a stream was refused if the
+    answer was a 4xx (bad input, origin guard, upstream throttling) and an upstream error if it was a 5xx or
+    no answer at all.
     """
     if relay_outcome in (OK, CLIENT_GONE, UPSTREAM_ERROR):
         return relay_outcome
+    if status is not None and status < 400:
+        return OK
     if status is not None and status < 500:
         return REFUSED
     return UPSTREAM_ERROR

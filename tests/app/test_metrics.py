@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 
 import httpx
 import pytest
-from starlette.types import Receive, Scope, Send
 
 from handler import metrics
-from handler.access_log import AccessLog
+from handler.backends.bedrock import BedrockBackend
 from handler.upstream import UpstreamError
 from tests.app.scripted import Fail, Pause, ScriptedBackend, ScriptedModel
 from tests.app.scripted import Send as Emit
+from tests.fakes import FakeBedrockRuntime
+from tests.fakes.bedrock import converse
 from tests.fakes.emf import Datum, EmfError, extract
-from tests.loopback import eventually, serve_in_thread
 
 PROMPT = {"prompt": "go"}
+MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
 
 
 def published(line: dict) -> dict[str, Datum]:
@@ -109,19 +109,24 @@ def test_health_checks_and_preflights_are_logged_but_not_metered(serve, access_l
     assert all("_aws" not in line and extract(json.dumps(line)) == [] for line in lines)
 
 
-def test_bedrock_token_usage_in_the_request_state_becomes_input_and_output_token_counts():
-    async def answer_with_usage(scope: Scope, receive: Receive, send: Send) -> None:
-        # What the relay leaves in the request state from the done event's usage block.
-        scope["state"] = {"outcome": "ok", "events": 1, "usage": {"inputTokens": 12, "outputTokens": 34}}
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"data: x\n\n"})
-
-    log = io.StringIO()
-    with serve_in_thread(AccessLog(answer_with_usage, backend="bedrock", stream=log)) as base:
-        httpx.post(base + "/invoke", json=PROMPT)
-        eventually(log.getvalue)
-    data = published(json.loads(log.getvalue()))
-    assert (data["InputTokens"].values, data["OutputTokens"].values) == ((12,), (34,))
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/invoke", {"prompt": "Say hello"}),
+        ("/v1/chat/completions", {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}),
+    ],
+    ids=["native", "openai-stream", "openai-whole"],
+)
+def test_bedrock_token_usage_becomes_input_and_output_token_counts(serve, access_log, path, body):
+    with FakeBedrockRuntime() as fake:
+        fake.respond_with(converse(["Hel", "lo"], input_tokens=12))
+        with serve(BedrockBackend(MODEL, client=fake.client())) as base:
+            assert httpx.post(base + path, json=body).status_code == 200
+    (line,) = access_log.records()
+    data = published(line)
+    # The fake's usage: the input tokens it was told, one output token per delta.
+    assert (data["InputTokens"].values, data["OutputTokens"].values) == ((12,), (2,))
     assert {data["InputTokens"].unit, data["OutputTokens"].unit} == {"Count"}
     assert data["InputTokens"].dimensions == {"backend": "bedrock", "outcome": "ok"}
 
@@ -139,6 +144,8 @@ def test_backends_without_usage_publish_no_token_metrics(serve, access_log):
         ("client_gone", 200, "client_gone"),
         ("client_gone", None, "client_gone"),
         ("upstream_error", 200, "upstream_error"),
+        (None, 200, "ok"),
+        (None, 204, "ok"),
         (None, 400, "refused"),
         (None, 429, "refused"),
         (None, 502, "upstream_error"),
@@ -149,10 +156,7 @@ def test_outcome_of(relay_outcome, status, outcome):
     assert metrics.outcome_of(relay_outcome, status) == outcome
 
 
-@pytest.mark.parametrize(
-    "usage",
-    [None, "12", {"inputTokens": "12"}, {"inputTokens": True}, {}],
-)
+@pytest.mark.parametrize("usage", [None, "12", {"inputTokens": "12"}, {"inputTokens": True}, {}])
 def test_usage_that_is_not_bedrock_counts_gives_no_token_metrics(usage):
     assert metrics.token_counts(usage) == {}
 
