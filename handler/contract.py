@@ -26,7 +26,12 @@ TRACE_PARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 MAX_TURNS = 100
 MAX_CONVERSATION_CHARS = 200_000
 ROLES = ("user", "assistant")
-INVOKE_FIELDS = frozenset({"prompt", "messages", "session_id", "max_tokens", "temperature", "top_p"})
+# Bedrock's ToolName (1-64 of letters, digits, '_' and '-'); OpenAI allows the same.
+TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+MAX_TOOLS = 128
+INVOKE_FIELDS = frozenset(
+    {"prompt", "messages", "session_id", "max_tokens", "temperature", "top_p", "tools", "tool_choice"}
+)
 
 
 class FieldError(ApiError):
@@ -38,9 +43,40 @@ class FieldError(ApiError):
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A tool call the model made earlier in the conversation; `input` is its JSON object."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What the client's tool answered to the call `tool_use_id`."""
+
+    tool_use_id: str
+    text: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool the model may call: its name, what it does, and its input's JSON schema."""
+
+    name: str
+    description: str | None
+    schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Turn:
+    """One message: a user turn may carry tool results, an assistant turn the tool calls it made."""
+
     role: str
     texts: tuple[str, ...]
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +90,9 @@ class Conversation:
     temperature: float | None = None
     top_p: float | None = None
     stop_sequences: tuple[str, ...] = ()
+    tools: tuple[Tool, ...] = ()
+    # "auto" (the model decides), "any" (it must call one) or a tool's name; None is the model's default.
+    tool_choice: str | None = None
 
     @property
     def last_user_text(self) -> str:
@@ -138,11 +177,15 @@ def parse_invoke(body: bytes, limits: Limits) -> InvokeRequest:
         turns = parse_turns(document["messages"])
     else:
         turns = (Turn("user", (_prompt(document.get("prompt")),)),)
+    tools = _native_tools(document.get("tools"))
+    check_tools(turns, tools, "messages")
     conversation = Conversation(
         turns,
         max_tokens=max_tokens(document.get("max_tokens"), limits, "max_tokens"),
         temperature=unit_interval(document.get("temperature"), "temperature"),
         top_p=unit_interval(document.get("top_p"), "top_p"),
+        tools=tools,
+        tool_choice=_native_tool_choice(document.get("tool_choice"), tools),
     )
     return InvokeRequest(conversation, session_id)
 
@@ -160,7 +203,8 @@ def parse_agent_request(body: bytes, headers: Mapping[str, str]) -> AgentRequest
 
 
 def parse_turns(value: object, name: str = "messages") -> tuple[Turn, ...]:
-    """`[{"role": "user" | "assistant", "content": "<text>"}, ...]`: alternating, from the user's to the user's."""
+    """`[{"role": "user" | "assistant", "content": "<text>" | [blocks]}, ...]`: alternating, from the user's
+    to the user's. Blocks are `text`, `tool_use` (assistant) and `tool_result` (user)."""
     if not isinstance(value, list) or not value:
         raise FieldError("InvalidMessages", name, f"'{name}' must be a non-empty list of {{role, content}} objects")
     if len(value) > MAX_TURNS:
@@ -170,11 +214,58 @@ def parse_turns(value: object, name: str = "messages") -> tuple[Turn, ...]:
         where = f"{name}[{position}]"
         if not isinstance(message, dict):
             raise FieldError("InvalidMessages", where, f"'{where}' must be an object with 'role' and 'content'")
-        content = message.get("content")
-        if not isinstance(content, str) or not content.strip():
-            raise FieldError("InvalidMessages", f"{where}.content", f"'{where}.content' must be a non-empty string")
-        turns.append(Turn(_role(message.get("role"), position, where), (content,)))
+        role = _role(message.get("role"), position, where)
+        turns.append(_native_turn(role, message.get("content"), f"{where}.content"))
     return check_turns(tuple(turns), name)
+
+
+def _native_turn(role: str, content: object, where: str) -> Turn:
+    if isinstance(content, str) and content.strip():
+        return Turn(role, (content,))
+    allowed = "text and tool_use blocks" if role == "assistant" else "text and tool_result blocks"
+    if not isinstance(content, list) or not content:
+        raise FieldError("InvalidMessages", where, f"'{where}' must be a non-empty string or a list of {allowed}")
+    texts, calls, results = [], [], []
+    for position, block in enumerate(content):
+        at = f"{where}[{position}]"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text" and isinstance(block.get("text"), str) and block["text"].strip():
+            texts.append(block["text"])
+        elif kind == "tool_use" and role == "assistant":
+            if not isinstance(block.get("id"), str) or not isinstance(block.get("input"), dict):
+                raise FieldError("InvalidMessages", at, f"'{at}' needs an 'id' and an 'input' object")
+            calls.append(ToolCall(block["id"], tool_name(block.get("name"), f"{at}.name"), block["input"]))
+        elif kind == "tool_result" and role == "user":
+            if not isinstance(block.get("tool_use_id"), str) or not isinstance(block.get("content"), str):
+                raise FieldError("InvalidMessages", at, f"'{at}' needs a 'tool_use_id' and 'content' text")
+            results.append(ToolResult(block["tool_use_id"], block["content"], block.get("is_error") is True))
+        else:
+            raise FieldError("InvalidMessages", at, f"'{at}' is not one of the {allowed} a {role} message may hold")
+    return Turn(role, tuple(texts), tuple(calls), tuple(results))
+
+
+def _native_tools(value: object) -> tuple[Tool, ...]:
+    """`[{"name", "description", "input_schema"}]`, the tools a model may call."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or len(value) > MAX_TOOLS:
+        raise FieldError("InvalidTools", "tools", f"'tools' must be a list of 1 to {MAX_TOOLS} tools")
+    if not all(isinstance(entry, dict) for entry in value):
+        raise FieldError("InvalidTools", "tools", "'tools' holds {name, description, input_schema} objects")
+    return tuple(
+        tool(entry.get("name"), entry.get("description"), entry.get("input_schema"), f"tools[{position}]")
+        for position, entry in enumerate(value)
+    )
+
+
+def _native_tool_choice(value: object, tools: tuple[Tool, ...]) -> str | None:
+    if value is None:
+        return None
+    if not tools or not (value in ("auto", "any") or value in {entry.name for entry in tools}):
+        raise FieldError(
+            "InvalidTools", "tool_choice", "'tool_choice' must be 'auto', 'any' or one of the tools' names"
+        )
+    return value  # type: ignore[return-value]
 
 
 def check_turns(turns: tuple[Turn, ...], name: str) -> tuple[Turn, ...]:
@@ -183,12 +274,52 @@ def check_turns(turns: tuple[Turn, ...], name: str) -> tuple[Turn, ...]:
         raise FieldError("InvalidMessages", name, f"the first of '{name}' must be a user message")
     if turns[-1].role != "user":
         raise FieldError("InvalidMessages", name, f"the last of '{name}' must be a user message")
-    total = sum(len(text) for turn in turns for text in turn.texts)
+    total = sum(_chars(turn) for turn in turns)
     if total > MAX_CONVERSATION_CHARS:
         raise FieldError(
             "InvalidMessages", name, f"'{name}' hold {total} characters of text; at most {MAX_CONVERSATION_CHARS}"
         )
     return turns
+
+
+def check_tools(turns: tuple[Turn, ...], tools: tuple[Tool, ...], name: str) -> None:
+    """Bedrock refuses tool calls or results in a conversation that declares no tools, and results that
+    answer no call."""
+    calls = {call.id for turn in turns for call in turn.tool_calls}
+    results = [result for turn in turns for result in turn.tool_results]
+    if (calls or results) and not tools:
+        raise FieldError("InvalidTools", "tools", f"'{name}' hold tool calls or results: send the 'tools' they used")
+    for result in results:
+        if result.tool_use_id not in calls:
+            raise FieldError(
+                "InvalidMessages",
+                name,
+                f"a tool result answers '{result.tool_use_id}', which no tool call in '{name}' made",
+            )
+
+
+def tool_name(name: object, where: str, code: str = "InvalidMessages") -> str:
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+        raise FieldError(code, where, f"'{where}' must be a tool name: 1-64 letters, digits, '_' or '-'")
+    return name
+
+
+def tool(name: object, description: object, schema: object, where: str) -> Tool:
+    """One tool definition, checked as Bedrock's toolSpec would be."""
+    name = tool_name(name, f"{where}.name", "InvalidTools")
+    if description is not None and (not isinstance(description, str) or not description.strip()):
+        raise FieldError("InvalidTools", f"{where}.description", f"'{where}.description' must be non-empty text")
+    if schema is None:
+        schema = {"type": "object", "properties": {}}
+    if not isinstance(schema, dict):
+        raise FieldError("InvalidTools", where, f"'{where}' needs a JSON schema object for the tool's input")
+    return Tool(name, description, schema)
+
+
+def _chars(turn: Turn) -> int:
+    texts = [*turn.texts, *(result.text for result in turn.tool_results)]
+    calls = [json.dumps(call.input) for call in turn.tool_calls]
+    return sum(map(len, texts + calls))
 
 
 def max_tokens(value: object, limits: Limits, name: str) -> int | None:

@@ -80,10 +80,10 @@ def converse_request(model_id: str, settings: ModelSettings, conversation: Conve
     """The ConverseStream parameters: the request's conversation under the stack's settings."""
     request: dict[str, Any] = {
         "modelId": model_id,
-        "messages": [
-            {"role": turn.role, "content": [{"text": text} for text in turn.texts]} for turn in conversation.turns
-        ],
+        "messages": [{"role": turn.role, "content": _content(turn)} for turn in conversation.turns],
     }
+    if conversation.tools:
+        request["toolConfig"] = _tool_config(conversation)
     system = ([settings.system_prompt] if settings.system_prompt else []) + list(conversation.system)
     if system:
         request["system"] = [{"text": text} for text in system]
@@ -103,6 +103,38 @@ def converse_request(model_id: str, settings: ModelSettings, conversation: Conve
             "streamProcessingMode": settings.guardrail.stream_mode,
         }
     return request
+
+
+def _content(turn: Turn) -> list[dict[str, Any]]:
+    """A turn's content blocks: tool results answer the previous turn's calls first, as Bedrock expects."""
+    results = [
+        {
+            "toolResult": {
+                "toolUseId": result.tool_use_id,
+                "content": [{"text": result.text}],
+                "status": "error" if result.is_error else "success",
+            }
+        }
+        for result in turn.tool_results
+    ]
+    calls = [{"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.input}} for call in turn.tool_calls]
+    return results + [{"text": text} for text in turn.texts] + calls
+
+
+def _tool_config(conversation: Conversation) -> dict[str, Any]:
+    specs = []
+    for tool in conversation.tools:
+        spec: dict[str, Any] = {"name": tool.name, "inputSchema": {"json": tool.schema}}
+        if tool.description:
+            spec["description"] = tool.description
+        specs.append({"toolSpec": spec})
+    config: dict[str, Any] = {"tools": specs}
+    choice = conversation.tool_choice
+    if choice in ("auto", "any"):
+        config["toolChoice"] = {choice: {}}
+    elif choice is not None:
+        config["toolChoice"] = {"tool": {"name": choice}}
+    return config
 
 
 def typed_events(stream: Iterable[dict[str, Any]]) -> Iterator[events.Event]:

@@ -7,6 +7,7 @@ never silently dropped.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,18 +43,18 @@ ERROR_TYPES = {
     429: "rate_limit_error",
 }
 SYSTEM_ROLES = ("system", "developer")
+MESSAGE_ROLES = ("user", "assistant", "tool")
 # Parameters that change nothing a client relies on here; accepted and ignored.
 IGNORED = frozenset(
     {"user", "metadata", "store", "seed", "service_tier", "prompt_cache_key", "safety_identifier", "logprobs"}
+    # Bedrock decides whether calls come together; nothing to switch.
+    | {"parallel_tool_calls"}
 )
 # Parameters whose meaning this endpoint cannot honour: refused, so nobody believes they took effect.
 UNSUPPORTED = frozenset(
     {
-        "tools",
-        "tool_choice",
         "functions",
         "function_call",
-        "parallel_tool_calls",
         "response_format",
         "audio",
         "modalities",
@@ -68,7 +69,7 @@ UNSUPPORTED = frozenset(
 )
 KNOWN = frozenset(
     {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens"}
-    | {"temperature", "top_p", "stop", "n"}
+    | {"temperature", "top_p", "stop", "n", "tools", "tool_choice"}
 )
 MAX_STOP_SEQUENCES = 4
 
@@ -166,6 +167,8 @@ def _chat(document: dict[str, Any], model: str, limits: contract.Limits) -> Chat
     if not isinstance(options, dict) or not isinstance(options.get("include_usage", False), bool):
         raise _invalid("stream_options", "'stream_options' must be an object like {\"include_usage\": true}")
     system, turns = _messages(document.get("messages"))
+    tools = _tools(document.get("tools"))
+    contract.check_tools(turns, tools, "messages")
     name = "max_completion_tokens" if "max_completion_tokens" in document else "max_tokens"
     conversation = contract.Conversation(
         turns,
@@ -174,12 +177,15 @@ def _chat(document: dict[str, Any], model: str, limits: contract.Limits) -> Chat
         temperature=contract.unit_interval(document.get("temperature"), "temperature"),
         top_p=contract.unit_interval(document.get("top_p"), "top_p"),
         stop_sequences=_stop(document.get("stop")),
+        tools=tools,
+        tool_choice=_tool_choice(document.get("tool_choice"), tools),
     )
     return ChatRequest(conversation, model, stream, stream and options.get("include_usage", False))
 
 
 def _messages(value: object) -> tuple[tuple[str, ...], tuple[contract.Turn, ...]]:
-    """System and developer messages become system text; consecutive user (or assistant) messages one turn."""
+    """System and developer messages become system text; tool messages the results in a user turn;
+    consecutive user (or assistant) messages one turn."""
     if not isinstance(value, list) or not value:
         raise _invalid("messages", "'messages' must be a non-empty list")
     if len(value) > contract.MAX_TURNS:
@@ -189,18 +195,97 @@ def _messages(value: object) -> tuple[tuple[str, ...], tuple[contract.Turn, ...]
     for position, message in enumerate(value):
         where = f"messages[{position}]"
         role = message.get("role") if isinstance(message, dict) else None
-        if role not in (*SYSTEM_ROLES, *contract.ROLES):
-            raise _invalid(f"{where}.role", f"'{where}.role' must be system, developer, user or assistant")
-        text = _text(message.get("content"), f"{where}.content")
+        if role not in (*SYSTEM_ROLES, *MESSAGE_ROLES):
+            raise _invalid(f"{where}.role", f"'{where}.role' must be system, developer, user, assistant or tool")
         if role in SYSTEM_ROLES:
-            system.append(text)
-        elif turns and turns[-1].role == role:
-            turns[-1] = contract.Turn(role, (*turns[-1].texts, text))
+            system.append(_text(message.get("content"), f"{where}.content"))
+            continue
+        piece = _turn(role, message, where)
+        if turns and turns[-1].role == piece.role:
+            last = turns[-1]
+            piece = contract.Turn(
+                piece.role,
+                last.texts + piece.texts,
+                last.tool_calls + piece.tool_calls,
+                last.tool_results + piece.tool_results,
+            )
+            turns[-1] = piece
         else:
-            turns.append(contract.Turn(role, (text,)))
+            turns.append(piece)
     if not turns:
         raise _invalid("messages", "'messages' needs at least one user message")
     return tuple(system), contract.check_turns(tuple(turns), "messages")
+
+
+def _turn(role: str, message: dict[str, Any], where: str) -> contract.Turn:
+    content = message.get("content")
+    if role == "tool":
+        call_id = message.get("tool_call_id")
+        if not isinstance(call_id, str) or not call_id:
+            raise _invalid(f"{where}.tool_call_id", f"'{where}.tool_call_id' must name the call this answers")
+        result = contract.ToolResult(call_id, _text(content, f"{where}.content"))
+        return contract.Turn("user", (), tool_results=(result,))
+    calls = _tool_calls(message.get("tool_calls"), where) if role == "assistant" else ()
+    # An assistant message that only calls tools has no text.
+    texts = () if calls and content in (None, "", []) else (_text(content, f"{where}.content"),)
+    return contract.Turn(role, texts, calls)
+
+
+def _tool_calls(value: object, where: str) -> tuple[contract.ToolCall, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _invalid(f"{where}.tool_calls", f"'{where}.tool_calls' must be a list")
+    calls = []
+    for position, call in enumerate(value):
+        at = f"{where}.tool_calls[{position}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(call.get("id"), str) or not call["id"]:
+            raise _invalid(at, f'\'{at}\' must be {{"id", "type": "function", "function": {{name, arguments}}}}')
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except (TypeError, ValueError):
+            arguments = None
+        if not isinstance(arguments, dict):
+            raise _invalid(f"{at}.function.arguments", f"'{at}.function.arguments' must be a JSON object, as text")
+        name = contract.tool_name(function.get("name"), f"{at}.function.name")
+        calls.append(contract.ToolCall(call["id"], name, arguments))
+    return tuple(calls)
+
+
+def _tools(value: object) -> tuple[contract.Tool, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or len(value) > contract.MAX_TOOLS:
+        raise _invalid("tools", f"'tools' must be a list of 1 to {contract.MAX_TOOLS} function tools")
+    tools = []
+    for position, entry in enumerate(value):
+        where = f"tools[{position}]"
+        function = entry.get("function") if isinstance(entry, dict) else None
+        if entry.get("type") != "function" or not isinstance(function, dict):  # type: ignore[union-attr]
+            raise _invalid(
+                where, f'\'{where}\' must be {{"type": "function", "function": {{name, description, parameters}}}}'
+            )
+        tool = contract.tool(
+            function.get("name"), function.get("description"), function.get("parameters"), f"{where}.function"
+        )
+        tools.append(tool)
+    return tuple(tools)
+
+
+def _tool_choice(value: object, tools: tuple[contract.Tool, ...]) -> str | None:
+    if value is None:
+        return None
+    if not tools:
+        raise _invalid("tool_choice", "'tool_choice' needs 'tools'")
+    if value in ("auto", "required"):
+        return {"auto": "auto", "required": "any"}[value]  # type: ignore[index]
+    name = value.get("function", {}).get("name") if isinstance(value, dict) else None
+    if value == "none" or name not in {tool.name for tool in tools}:
+        raise _invalid(
+            "tool_choice", '\'tool_choice\' must be "auto", "required" or one of the tools ("none": send no tools)'
+        )
+    return name
 
 
 def _text(content: object, where: str) -> str:

@@ -281,3 +281,55 @@ def test_the_model_settings_come_from_the_apps_environment():
     assert ModelSettings.from_settings(settings) == ModelSettings(
         "Be kind.", 800, 0.3, 1.0, Guardrail("arn:aws:bedrock:us-east-1:123456789012:guardrail/gr0abc123", "DRAFT")
     )
+
+
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "The weather in a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+def test_a_native_tool_loop_reaches_bedrock_as_tool_config_tool_use_and_tool_result_blocks(fake, app):
+    fake.respond_with(converse(["18 °C and sunny."]))
+    messages = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me check."},
+                {"type": "tool_use", "id": "tooluse_1", "name": "get_weather", "input": {"city": "Paris"}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tooluse_1", "content": "18 °C, sunny"}]},
+    ]
+    body = {"messages": messages, "tools": [WEATHER_TOOL], "tool_choice": "get_weather"}
+    assert httpx.post(app + "/invoke", json=body).status_code == 200
+    sent = json.loads(fake.last.request.body)
+    assert sent["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": [
+                {"text": "Let me check."},
+                {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Paris"}}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"toolResult": {"toolUseId": "tooluse_1", "content": [{"text": "18 °C, sunny"}], "status": "success"}}
+            ],
+        },
+    ]
+    assert sent["toolConfig"] == {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": "get_weather",
+                    "inputSchema": {"json": WEATHER_TOOL["input_schema"]},
+                    "description": "The weather in a city",
+                }
+            }
+        ],
+        "toolChoice": {"tool": {"name": "get_weather"}},
+    }

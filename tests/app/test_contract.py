@@ -96,6 +96,12 @@ def test_bad_requests_get_400_with_a_json_error_and_never_reach_the_backend(serv
 
 
 ALTERNATING = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+TOOLS = [{"name": "get_weather", "input_schema": {"type": "object"}}]
+CALLED = [
+    {"role": "user", "content": "Weather?"},
+    {"role": "assistant", "content": [{"type": "tool_use", "id": "tooluse_1", "name": "get_weather", "input": {}}]},
+]
+RESULT = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tooluse_1", "content": "sunny"}]}
 
 
 @pytest.mark.parametrize(
@@ -123,7 +129,7 @@ ALTERNATING = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content
         (
             {"messages": [{"role": "user", "content": " "}]},
             "InvalidMessages",
-            "'messages[0].content' must be a non-empty string",
+            "'messages[0].content' must be a non-empty string or a list of text and tool_result blocks",
         ),
         (
             {"messages": [{"role": "system", "content": "x"}]},
@@ -152,8 +158,30 @@ ALTERNATING = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content
         (
             {"prompt": "q", "max_token": 5},
             "UnknownField",
-            "unknown field 'max_token'; allowed: max_tokens, messages, prompt, session_id, temperature, top_p",
+            "unknown field 'max_token'; allowed: max_tokens, messages, prompt, session_id, temperature, "
+            "tool_choice, tools, top_p",
         ),
+        (
+            {"messages": [*CALLED, RESULT]},
+            "InvalidTools",
+            "'messages' hold tool calls or results: send the 'tools' they used",
+        ),
+        (
+            {
+                "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}, RESULT],
+                "tools": TOOLS,
+            },
+            "InvalidMessages",
+            "a tool result answers 'tooluse_1', which no tool call in 'messages' made",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]}]},
+            "InvalidMessages",
+            "'messages[0].content[0]' is not one of the text and tool_result blocks a user message may hold",
+        ),
+        ({"prompt": "q", "tools": [{"name": "get weather"}]}, "InvalidTools", None),
+        ({"prompt": "q", "tools": TOOLS, "tool_choice": "none"}, "InvalidTools", None),
+        ({"prompt": "q", "tool_choice": "auto"}, "InvalidTools", None),
     ],
 )
 def test_a_model_request_that_breaks_a_rule_gets_a_400_naming_the_field(served, document, code, message):

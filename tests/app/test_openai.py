@@ -196,6 +196,36 @@ def openai_type(status: int) -> str:
     )
 
 
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
+TOOL_TURNS = [
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "tooluse_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "tooluse_1", "content": "18 °C, sunny"},
+]
+BAD_ARGUMENTS = {
+    **TOOL_TURNS[0],
+    "tool_calls": [{"id": "tooluse_1", "type": "function", "function": {"name": "get_weather", "arguments": "Paris"}}],
+}
+
+
 @pytest.mark.parametrize(
     ("request_", "status", "param"),
     [
@@ -209,8 +239,19 @@ def openai_type(status: int) -> str:
             400,
             "messages[0].content",
         ),
-        ({"messages": [{"role": "tool", "content": "42"}]}, 400, "messages[0].role"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tools"),
+        ({"messages": [{"role": "critic", "content": "42"}]}, 400, "messages[0].role"),
+        ({"messages": [{"role": "tool", "content": "42"}]}, 400, "messages[0].tool_call_id"),
+        ({"messages": [*QUESTION, *TOOL_TURNS]}, 400, "tools"),
+        ({"messages": [*QUESTION, *TOOL_TURNS[1:]], "tools": TOOLS}, 400, "messages"),
+        (
+            {"messages": [*QUESTION, BAD_ARGUMENTS, TOOL_TURNS[1]], "tools": TOOLS},
+            400,
+            "messages[1].tool_calls[0].function.arguments",
+        ),
+        ({"tools": [{"type": "function", "function": {"name": "get weather"}}]}, 400, "tools[0].function.name"),
+        ({"tools": TOOLS, "tool_choice": "none"}, 400, "tool_choice"),
+        ({"tool_choice": "auto"}, 400, "tool_choice"),
+        ({"response_format": {"type": "json_object"}}, 400, "response_format"),
         ({"n": 2}, 400, "n"),
         ({"stop": ["a", "b", "c", "d", "e"]}, 400, "stop"),
     ],
@@ -306,3 +347,38 @@ def test_the_answers_token_usage_reaches_the_access_log_in_every_wire_format(ser
         assert httpx.post(base + path, json=body).status_code == 200
     (line,) = access_log.records()
     assert (line["InputTokens"], line["OutputTokens"]) == (12, 34)
+
+
+def test_a_tool_loop_reaches_bedrock_as_tool_config_tool_use_and_tool_result_blocks(fake, client):
+    fake.respond_with(answer([ToolUse("tooluse_1", "get_weather", ['{"city": "Paris"}'])], stop_reason="tool_use"))
+    first = client.chat.completions.create(model=MODEL, messages=QUESTION, tools=TOOLS, tool_choice="required")
+    (call,) = first.choices[0].message.tool_calls
+    assert (first.choices[0].finish_reason, call.id, call.function.name) == ("tool_calls", "tooluse_1", "get_weather")
+    spec = {
+        "toolSpec": {
+            "name": "get_weather",
+            "inputSchema": {"json": TOOLS[0]["function"]["parameters"]},
+            "description": "The weather in a city",
+        }
+    }
+    assert json.loads(fake.last.request.body)["toolConfig"] == {"tools": [spec], "toolChoice": {"any": {}}}
+
+    fake.respond_with(converse(["18 °C and sunny in Paris."]))
+    called = {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude_none=True)]}
+    result = {"role": "tool", "tool_call_id": call.id, "content": "18 °C, sunny"}
+    client.chat.completions.create(model=MODEL, messages=[*QUESTION, called, result], tools=TOOLS)
+    sent = json.loads(fake.last.request.body)
+    assert sent["messages"] == [
+        {"role": "user", "content": [{"text": "Weather in Paris?"}]},
+        {
+            "role": "assistant",
+            "content": [{"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Paris"}}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"toolResult": {"toolUseId": "tooluse_1", "content": [{"text": "18 °C, sunny"}], "status": "success"}}
+            ],
+        },
+    ]
+    assert sent["toolConfig"] == {"tools": [spec]}
