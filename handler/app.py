@@ -24,6 +24,7 @@ from handler.access_log import AccessLog
 from handler.backends import Backend, ModelBackend, make_backend
 from handler.caller import scoped_session_id
 from handler.collected import CollectedResponse
+from handler.cors import cors_middleware
 from handler.errors import ApiError, ClientGone, InternalErrors
 from handler.origin_guard import OriginGuard
 from handler.page import serve_page
@@ -43,10 +44,6 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     """The app for `settings`; tests may hand in a `backend` and a stream for the access log."""
     backend = backend or make_backend(settings)
     limits = contract.Limits(max_tokens=settings.max_tokens)
-    cors = {
-        "access-control-allow-origin": settings.cors_allow_origin,
-        "access-control-expose-headers": "X-Session-Id",
-    }
 
     def relay(
         opener: Callable[[], Awaitable[Upstream]],
@@ -57,7 +54,8 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
             opener,
             headers,
             settings.heartbeat_seconds,
-            error_headers=cors,
+            # CORS headers come from the middleware, for every response alike.
+            error_headers={},
             open_grace_seconds=settings.open_grace_seconds,
             error_event=error_event,
         )
@@ -88,7 +86,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
             scoped = dataclasses.replace(call, session_id=scoped_session_id(caller, call.session_id))
             session_id, opener = call.session_id, partial(backend.open, scoped)
         request.state.session_id = session_id
-        return relay(opener, {**cors, "x-session-id": session_id})
+        return relay(opener, {"x-session-id": session_id})
 
     async def chat_completions(request: Request) -> Response:
         model = _model_backend(backend)
@@ -100,22 +98,15 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         chat = openai.parse_chat(body, model.model, limits)
         converse = _recorded(request, partial(model.converse, chat.conversation))
         if chat.stream:
-            return relay(partial(openai.open_stream, converse, chat), cors, openai.error_event)
-        return CollectedResponse(partial(openai.completion, converse, chat), cors)  # type: ignore[return-value]
+            return relay(partial(openai.open_stream, converse, chat), {}, openai.error_event)
+        return CollectedResponse(partial(openai.completion, converse, chat), {})  # type: ignore[return-value]
 
     async def list_models(request: Request) -> Response:
-        return JSONResponse(openai.models(_model_backend(backend).model), headers=cors)
+        return JSONResponse(openai.models(_model_backend(backend).model))
 
-    async def preflight(request: Request, methods: str = "POST, OPTIONS") -> Response:
-        return Response(
-            status_code=204,
-            headers={
-                **cors,
-                "access-control-allow-methods": methods,
-                "access-control-allow-headers": "Content-Type, Authorization, X-Api-Key",
-                "access-control-max-age": "600",
-            },
-        )
+    async def options(request: Request, methods: str = "POST, OPTIONS") -> Response:
+        # A browser's preflight is answered by the CORS middleware; this is any other OPTIONS.
+        return Response(status_code=204, headers={"allow": methods})
 
     async def healthz(request: Request) -> Response:
         # Lambda Web Adapter polls this until it answers below 500: a backend still being made holds the
@@ -134,7 +125,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
 
     async def api_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
-        return error.response(headers=cors, scope=request.scope)
+        return error.response(scope=request.scope)
 
     async def client_gone(request: Request, error: Exception) -> Response:
         request.state.outcome = "client_gone"
@@ -149,21 +140,21 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
             refusal = openai.as_openai(refusal)
         return refusal.response(headers=error.headers, scope=request.scope)
 
-    middleware = [
-        Middleware(AccessLog, backend=backend.name, namespace=settings.metrics_namespace, stream=log_stream),
-        Middleware(InternalErrors, headers=cors),
-    ]
+    middleware = [Middleware(AccessLog, backend=backend.name, namespace=settings.metrics_namespace, stream=log_stream)]
     if settings.origin_verify_secret:
+        # Before CORS: only API Gateway gets an answer, preflights included.
         middleware.append(
             Middleware(OriginGuard, header=settings.origin_verify_header, secret=settings.origin_verify_secret)
         )
+    # Outside InternalErrors, so its 500 carries the CORS headers too.
+    middleware += [cors_middleware(settings.cors_allow_origins), Middleware(InternalErrors, headers={})]
     routes = [
         Route("/invoke", invoke, methods=["POST"]),
-        Route("/invoke", preflight, methods=["OPTIONS"]),
+        Route("/invoke", options, methods=["OPTIONS"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/chat/completions", preflight, methods=["OPTIONS"]),
+        Route("/v1/chat/completions", options, methods=["OPTIONS"]),
         Route("/v1/models", list_models, methods=["GET"]),
-        Route("/v1/models", partial(preflight, methods="GET, OPTIONS"), methods=["OPTIONS"]),
+        Route("/v1/models", partial(options, methods="GET, OPTIONS"), methods=["OPTIONS"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     if settings.web_ui:

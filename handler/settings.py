@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from handler.caller import PRINCIPALS, SOURCES, CallerSource
+from handler.cors import ANY_ORIGIN, NO_ORIGIN, OriginListError, parse_origins
 from handler.metrics import DEFAULT_NAMESPACE, NAMESPACE
 
 T = TypeVar("T", int, float)
@@ -33,7 +34,7 @@ class Settings:
     # Handed to the AWS client: botocore reads AWS_DEFAULT_REGION only, a laptop may set AWS_REGION only.
     aws_region: str | None = None
     max_body_bytes: int = 1024 * 1024
-    cors_allow_origin: str = "*"
+    cors_allow_origins: tuple[str, ...] = (ANY_ORIGIN,)
     heartbeat_seconds: float = 15.0
     # How long the backend may take to answer before the response is committed as a stream.
     open_grace_seconds: float = 2.0
@@ -71,7 +72,7 @@ class Settings:
             model_id=reader.text("MODEL_ID"),
             aws_region=reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION"),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1, high=10 * 1024**2),
-            cors_allow_origin=reader.text("CORS_ALLOW_ORIGIN") or cls.cors_allow_origin,
+            cors_allow_origins=_origins(reader),
             heartbeat_seconds=heartbeat,
             open_grace_seconds=_open_grace(reader, heartbeat),
             origin_verify_secret=reader.text("ORIGIN_VERIFY_SECRET"),
@@ -118,6 +119,18 @@ def _open_grace(reader: _Reader, heartbeat: float) -> float:
             "(the grace is silence before the first byte)"
         )
     return grace
+
+
+def _origins(reader: _Reader) -> tuple[str, ...]:
+    raw = reader.text("CORS_ALLOW_ORIGINS")
+    if raw is None:
+        return Settings.cors_allow_origins
+    if raw == NO_ORIGIN:
+        return ()
+    try:
+        return parse_origins(raw.split(","))
+    except OriginListError as error:
+        raise ConfigError(f"CORS_ALLOW_ORIGINS={raw!r}: {error}") from None
 
 
 def _caller_source(reader: _Reader) -> CallerSource | None:

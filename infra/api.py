@@ -119,6 +119,20 @@ def integration_args(
     }
 
 
+def gateway_cors_headers(origins: tuple[str, ...]) -> dict[str, str]:
+    """CORS headers for API Gateway's own answers. A gateway response cannot match an Origin against a list, so
+    with several origins it echoes the request's (`method.request.header.Origin`): such an answer carries no data,
+    only the refusal. With one origin (or `*`) it is a static value."""
+    if not origins:
+        return {}
+    if len(origins) == 1:
+        return {"gatewayresponse.header.Access-Control-Allow-Origin": f"'{origins[0]}'"}
+    return {
+        "gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
+        "gatewayresponse.header.Vary": "'Origin'",
+    }
+
+
 def redeployment_hash(shape: dict) -> str:
     return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -198,7 +212,7 @@ class StreamingApi(pulumi.ComponentResource):
                     **args,
                 }
         shaping += self._cors_on_gateway_errors(name, settings, api, child)
-        shape["cors_allow_origin"] = settings.cors_allow_origin
+        shape["cors_allow_origin"] = ",".join(settings.cors_allow_origins)
 
         if settings.delivery.invokes_lambda_api:
             for route in routes:
@@ -287,16 +301,16 @@ class StreamingApi(pulumi.ComponentResource):
     def _cors_on_gateway_errors(
         self, name: str, settings: Settings, api: aws.apigateway.RestApi, child: pulumi.ResourceOptions
     ) -> list[pulumi.Resource]:
-        # API Gateway's own refusals (missing key, throttled, WAF) never reach the app; without this header a
-        # browser reports them as opaque CORS failures.
+        # API Gateway's own refusals (missing key or token, throttled, WAF) never reach the app; without this
+        # header a browser reports them as opaque CORS failures.
+        if not settings.cors_allow_origins:
+            return []
         return [
             aws.apigateway.Response(
                 f"{name}-{kind.lower().replace('_', '-')}",
                 rest_api_id=api.id,
                 response_type=kind,
-                response_parameters={
-                    "gatewayresponse.header.Access-Control-Allow-Origin": f"'{settings.cors_allow_origin}'"
-                },
+                response_parameters=gateway_cors_headers(settings.cors_allow_origins),
                 opts=child,
             )
             for kind in ("DEFAULT_4XX", "DEFAULT_5XX")

@@ -18,6 +18,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from handler.caller import PRINCIPALS
+from handler.cors import ANY_ORIGIN, ORIGIN, OriginListError, parse_origins
 from handler.metrics import NAMESPACE as METRICS_NAMESPACE
 from handler.settings import BACKENDS as APP_BACKENDS
 from handler.settings import GUARDRAIL_IDENTIFIER as APP_GUARDRAIL_IDENTIFIER
@@ -126,7 +127,6 @@ QUALIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 SNS_TOPIC_ARN = re.compile(rf"^arn:{_PARTITION}:sns:{_REGION}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?$")
 # Deliberately loose: SNS confirms the address by mail; this only catches an obvious slip.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-ORIGIN = re.compile(r"^(?:\*|https?://[A-Za-z0-9.-]+(?::\d{1,5})?)$")
 
 
 # Lambda allows 4 KB of environment in all; the prompt shares it with the other variables.
@@ -208,7 +208,7 @@ class Settings:
     authorization_scopes: tuple[str, ...]
     authorizer_function_arn: str | None
     authorizer_result_ttl: int
-    cors_allow_origin: str
+    cors_allow_origins: tuple[str, ...]
     log_retention_days: int
     tracing: bool
     access_logs: bool
@@ -336,7 +336,7 @@ def parse_settings(values: Mapping[str, str | None], stack: str, region: str | N
         throttle_burst_limit=read.integer("throttleBurstLimit", 1, 5_000),
         api_key_required=read.flag("apiKeyRequired"),
         **_authorizer(read),
-        cors_allow_origin=read.pattern("corsAllowOrigins", ORIGIN, "'*' or one origin like https://app.example.com"),
+        cors_allow_origins=_cors_allow_origins(read, stack),
         log_retention_days=read.one_of_numbers("logRetentionDays", LOG_RETENTION_DAYS),
         tracing=read.flag("tracing"),
         access_logs=read.flag("accessLogs"),
@@ -446,6 +446,26 @@ def _backend_target(read: _Reader, backend: str) -> tuple[str | None, str | None
             f"{PROJECT}:{key} is required when backend={backend}; set it with: pulumi config set {key} {example}"
         )
     return arn, model_id
+
+
+def _cors_allow_origins(read: _Reader, stack: str) -> tuple[str, ...]:
+    """The browser origins the app answers; a production stack must name them."""
+    origins = read.items("corsAllowOrigins", ORIGIN, "* or an origin like https://app.example.com (no path)")
+    # An empty list is allowed: no browser page may read the answers.
+    try:
+        origins = parse_origins(origins)
+    except OriginListError as error:
+        raise ConfigError(f"{PROJECT}:corsAllowOrigins={list(origins)!r}: {error}") from None
+    if ANY_ORIGIN in origins and is_production(stack):
+        raise ConfigError(
+            f"{PROJECT}:corsAllowOrigins=['*'] is not allowed in stack {stack}: name the origins your pages are "
+            "served from (pulumi config set --path 'corsAllowOrigins[0]' https://app.example.com), or [] for none"
+        )
+    return origins
+
+
+def is_production(stack: str) -> bool:
+    return stack == "prod" or stack.startswith("prod-")
 
 
 def _authorizer(read: _Reader) -> dict[str, object]:

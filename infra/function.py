@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from handler.cors import NO_ORIGIN
 from infra import iam
 from infra.account import Account
 from infra.config import Settings
@@ -16,7 +17,7 @@ def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None)
     """The variables the app reads (handler/settings.py), plus the adapter's invoke mode."""
     env: dict[str, pulumi.Input[str]] = {
         "BACKEND": settings.backend,
-        "CORS_ALLOW_ORIGIN": settings.cors_allow_origin,
+        "CORS_ALLOW_ORIGINS": ",".join(settings.cors_allow_origins) or NO_ORIGIN,
         "HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
         "OPEN_GRACE_SECONDS": str(settings.open_grace_seconds),
         "WEB_UI": "true" if settings.web_ui else "false",

@@ -151,7 +151,9 @@ def test_the_app_variables_table_lists_exactly_what_the_app_reads():
 
 
 def _shown(default: object) -> str:
-    """A default as the README writes it: booleans as the lower-case words the app reads."""
+    """A default as the README writes it: booleans as the lower-case words the app reads, lists comma-separated."""
+    if isinstance(default, tuple):
+        return ",".join(default)
     return str(default).lower() if isinstance(default, bool) else str(default)
 
 

@@ -48,8 +48,10 @@ def post(base: str, **kwargs) -> httpx.Response:
 
 
 def test_a_good_request_streams_with_the_contract_headers(serve, backend):
-    with serve(backend, cors_allow_origin="https://app.example") as base:
-        response = post(base, json={"prompt": "hello", "session_id": SESSION})
+    with serve(backend, cors_allow_origins=("https://app.example",)) as base:
+        response = post(
+            base, json={"prompt": "hello", "session_id": SESSION}, headers={"origin": "https://app.example"}
+        )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["x-session-id"] == SESSION
@@ -285,9 +287,11 @@ def test_wrong_method_gets_405_and_unknown_path_404_as_json(serve, backend):
 
 def test_cors_preflight_is_answered_without_touching_the_backend(serve):
     backend = ScriptedBackend([])
-    with serve(backend, cors_allow_origin="https://app.example") as base:
-        response = httpx.options(base + "/invoke", headers={"origin": "https://app.example"})
-    assert response.status_code == 204
+    with serve(backend, cors_allow_origins=("https://app.example",)) as base:
+        response = httpx.options(
+            base + "/invoke", headers={"origin": "https://app.example", "access-control-request-method": "POST"}
+        )
+    assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "https://app.example"
     assert "POST" in response.headers["access-control-allow-methods"]
     assert backend.opened == []

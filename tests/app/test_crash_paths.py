@@ -36,7 +36,8 @@ def events(body: bytes) -> list[tuple[str | None, dict]]:
 def test_json_nested_100000_levels_deep_is_a_400_json_error_with_cors(serve):
     backend = ScriptedBackend([])
     with serve(backend) as base:
-        response = httpx.post(base + "/invoke", content=b'{"prompt": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+        deep = b'{"prompt": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        response = httpx.post(base + "/invoke", content=deep, headers={"origin": "https://site.example"})
     assert response.status_code == 400
     assert without_request_id(response.json()) == {"error": "InvalidJson", "message": "the body is nested too deeply"}
     assert response.headers["access-control-allow-origin"] == "*"
@@ -46,7 +47,7 @@ def test_json_nested_100000_levels_deep_is_a_400_json_error_with_cors(serve):
 def test_a_lone_surrogate_in_an_upstream_error_message_is_a_clean_json_error(serve):
     with FakeAgentCore() as fake, serve(AgentCoreBackend(ARN, client=fake.client())) as base:
         fake.respond_with(error("ThrottlingException", f"slow {LONE} down"))
-        response = httpx.post(base + "/invoke", json={"prompt": "q"})
+        response = httpx.post(base + "/invoke", json={"prompt": "q"}, headers={"origin": "https://site.example"})
     assert response.status_code == 429
     assert response.headers["access-control-allow-origin"] == "*"
     assert response.json()["message"] == "slow \ufffd down"
@@ -95,7 +96,7 @@ class NoMediaType:
 
 def test_a_bug_in_the_relay_before_the_stream_is_a_json_500_with_cors(serve):
     with serve(NoMediaType()) as base:
-        response = httpx.post(base + "/invoke", json={"prompt": "q"})
+        response = httpx.post(base + "/invoke", json={"prompt": "q"}, headers={"origin": "https://site.example"})
     assert response.status_code == 500
     assert without_request_id(response.json())["error"] == "InternalError"
     assert response.headers["access-control-allow-origin"] == "*"
@@ -107,7 +108,7 @@ def test_a_bug_outside_the_relay_is_a_json_500_with_cors_not_a_plain_text_one(se
 
     monkeypatch.setattr(contract, "parse_agent_request", broken)
     with serve(ScriptedBackend([])) as base:
-        response = httpx.post(base + "/invoke", json={"prompt": "q"})
+        response = httpx.post(base + "/invoke", json={"prompt": "q"}, headers={"origin": "https://site.example"})
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/json"
     assert response.headers["access-control-allow-origin"] == "*"

@@ -75,7 +75,7 @@ def test_a_failure_before_the_stream_maps_to_a_status_and_json_error(serve):
     for code, status in cases.items():
         backend = ScriptedBackend([], refuse=UpstreamError(code, f"{code} happened"))
         with serve(backend) as base:
-            response = httpx.post(base + "/invoke", json=PROMPT)
+            response = httpx.post(base + "/invoke", json=PROMPT, headers={"origin": "https://site.example"})
         assert (response.status_code, without_request_id(response.json())) == (
             status,
             {"error": code, "message": f"{code} happened"},
@@ -195,7 +195,7 @@ def test_an_unexpected_failure_mid_stream_still_ends_the_response_cleanly_with_a
 def test_an_unexpected_failure_before_the_stream_is_a_json_502_with_cors(serve, access_log):
     backend = ScriptedBackend([], refuse=KeyError("response"))
     with serve(backend) as base:
-        response = httpx.post(base + "/invoke", json=PROMPT)
+        response = httpx.post(base + "/invoke", json=PROMPT, headers={"origin": "https://site.example"})
     assert response.status_code == 502
     assert without_request_id(response.json()) == {
         "error": "InternalError",

@@ -64,7 +64,10 @@ def test_a_body_that_stalls_is_answered_408_json_and_the_connection_closed(serve
     backend = ScriptedBackend([Send(b"data: x\n\n")])
     with serve(backend, body_timeout_seconds=0.3) as base:
         started = time.perf_counter()
-        head = b"POST /invoke HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        head = (
+            b"POST /invoke HTTP/1.1\r\nHost: x\r\nOrigin: https://site.example\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        )
         answer = raw_exchange(base, head + b'{"prompt"')
         waited = time.perf_counter() - started
     status_line, _, rest = answer.partition(b"\r\n")

@@ -13,7 +13,7 @@ def test_defaults_serve_the_demo_backend():
     assert settings.heartbeat_seconds == 15
     assert settings.open_grace_seconds == 2
     assert settings.max_body_bytes == 1024 * 1024
-    assert settings.cors_allow_origin == "*"
+    assert settings.cors_allow_origins == ("*",)
     assert settings.origin_verify_secret is None
     assert settings.origin_verify_header == "x-origin-verify"
 
@@ -26,7 +26,7 @@ def test_every_setting_is_read_from_its_variable():
             "AGENT_QUALIFIER": "prod",
             "AWS_REGION": "us-east-1",
             "MAX_BODY_BYTES": "2048",
-            "CORS_ALLOW_ORIGIN": "https://app.example",
+            "CORS_ALLOW_ORIGINS": "https://app.example, https://admin.example:8443",
             "HEARTBEAT_SECONDS": "5",
             "OPEN_GRACE_SECONDS": "4.5",
             "ORIGIN_VERIFY_SECRET": "abc",
@@ -35,7 +35,7 @@ def test_every_setting_is_read_from_its_variable():
     )
     assert settings.agent_qualifier == "prod"
     assert settings.max_body_bytes == 2048
-    assert settings.cors_allow_origin == "https://app.example"
+    assert settings.cors_allow_origins == ("https://app.example", "https://admin.example:8443")
     assert settings.heartbeat_seconds == 5
     assert settings.open_grace_seconds == 4.5
     assert settings.origin_verify_secret == "abc"
