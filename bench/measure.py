@@ -2,79 +2,91 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import json
+import os
 import statistics
 import subprocess
-import time
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-import httpx
-import urllib3
-
+from bench.reader import ARN
 from tests.fakes import FakeAgentCore
 from tests.fakes.agentcore import large_stream, sse, sse_event
-from tests.loopback import serve_process
-
-ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/bench-agent"
-
-
-def session_id(n: int) -> str:
-    return f"bench-session-{n:04d}-" + "0" * 24
+from tests.loopback import ROOT, free_port, wait_ready
 
 
 @contextlib.contextmanager
 def relay_through_app(fake: FakeAgentCore) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`python -m handler` with the agentcore backend, pointed at the fake by its endpoint variable."""
+    """`python -m handler` with the agentcore backend, pointed at the fake by its endpoint variable.
+
+    Its output goes to a file, as Lambda drains a function's: a pipe nobody reads fills after a few
+    hundred access-log lines, and the app would stall writing the next one.
+    """
     env = {**fake.env, "BACKEND": "agentcore", "AGENT_RUNTIME_ARN": ARN, "HEARTBEAT_SECONDS": "600"}
-    with serve_process(env) as running:
-        yield running
+    port = free_port()
+    with tempfile.TemporaryFile("w+") as output:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "handler"],
+            cwd=ROOT,
+            env={**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            try:
+                wait_ready(base + "/healthz", app)
+            except (RuntimeError, AttributeError):  # AttributeError: it exited, and wait_ready wants its stderr
+                output.seek(0)
+                raise RuntimeError(f"the app did not start: {output.read()[-2000:]}") from None
+            yield base, app
+        finally:
+            app.terminate()
+            app.wait(10)
 
 
 @dataclass
 class Lag:
+    """Per-event lag (client arrival minus the fake's send), over all events and over those sent
+    once every stream was open (the steady state, without the streams' opening)."""
+
     p50_ms: float
     max_ms: float
     events: int
+    steady_p50_ms: float
+    steady_max_ms: float
+    steady_events: int
 
 
-def lags_ms(fake: FakeAgentCore, arrivals: dict[str, list[float]]) -> list[float]:
-    """Per event: client arrival minus the moment the fake sent it, matched by session id."""
-    lags = []
+def lags_ms(fake: FakeAgentCore, arrivals: dict[str, list[float]]) -> tuple[list[float], list[float]]:
+    """Every event's lag, and the lags of events sent after the last stream's first event was sent."""
+    timed: list[tuple[float, float]] = []  # (sent at, lag)
+    opened: list[float] = []
     for exchange in fake.exchanges:
         exchange.done.wait(5)
         arrived = arrivals.get(exchange.request.headers.get("x-amzn-bedrock-agentcore-runtime-session-id", ""))
         if arrived is not None:
             sent = [at for at, _ in exchange.sent_at]
-            lags += [(a - s) * 1000 for a, s in zip(arrived, sent, strict=True)]
-    return lags
-
-
-async def _read_events(client: httpx.AsyncClient, base: str, n: int) -> tuple[str, list[float]]:
-    """Arrival time of each whole event (the relay may hand over two that came together as one chunk)."""
-    arrivals: list[float] = []
-    sid = session_id(n)
-    async with client.stream("POST", base + "/invoke", json={"prompt": "bench", "session_id": sid}) as response:
-        response.raise_for_status()
-        async for chunk in response.aiter_raw():
-            now = time.perf_counter()
-            completed = chunk.count(b"\n\n")
-            arrivals += [now] * completed
-    return sid, arrivals
+            opened.append(sent[0])
+            timed += [(s, (a - s) * 1000) for a, s in zip(arrived, sent, strict=True)]
+    if len(opened) != len(arrivals):
+        raise RuntimeError(f"{len(arrivals)} streams read, {len(opened)} answered by the fake")
+    all_open = max(opened)
+    return [lag for _, lag in timed], [lag for sent, lag in timed if sent > all_open]
 
 
 def forwarding_lag(base: str, fake: FakeAgentCore, streams: int, events: int, gap: float) -> Lag:
-    """`streams` concurrent answers of `events` small events, `gap` seconds apart, through the app."""
+    """`streams` concurrent answers of `events` small events, `gap` seconds apart, through the app,
+    read by a client process of its own."""
     fake.exchanges.clear()
     fake.respond_with(sse([sse_event({"token": i}) for i in range(events)], delay=gap))
-
-    async def run() -> dict[str, list[float]]:
-        async with httpx.AsyncClient(timeout=30) as client:
-            return dict(await asyncio.gather(*(_read_events(client, base, n) for n in range(streams))))
-
-    lags = lags_ms(fake, asyncio.run(run()))
-    return Lag(statistics.median(lags), max(lags), len(lags))
+    every, steady = lags_ms(fake, _reader("events", base + "/invoke", str(streams)))
+    steady = steady or [0.0]
+    return Lag(statistics.median(every), max(every), len(every), statistics.median(steady), max(steady), len(steady))
 
 
 @dataclass
@@ -89,38 +101,29 @@ class Throughput:
 
 
 def throughput(base: str, app: subprocess.Popen, fake: FakeAgentCore, total: int) -> Throughput:
+    """`total` bytes read straight from the fake and through the app, each by a reader process of its
+    own: a reader in this process would share the fake's GIL and halve the direct figure."""
     fake.respond_with(large_stream(total))
-    direct = _timed(lambda: _read_directly(fake, total))
+    direct = _reader("direct", str(total), env=fake.env)["seconds"]
     rss_before = _rss_kib(app.pid, "VmRSS")
-    relay = _timed(lambda: _read_through(base, total))
+    relay = _reader("relay", base + "/invoke", str(total))["seconds"]
     rss_growth = (_rss_kib(app.pid, "VmHWM") - rss_before) / 1024
     mib = total / 2**20
     return Throughput(mib / direct, mib / relay, rss_growth)
 
 
-def _read_directly(fake: FakeAgentCore, total: int) -> None:
-    """What the app itself does: botocore's call, then read1 on the raw body until it ends."""
-    answer = fake.client().invoke_agent_runtime(agentRuntimeArn=ARN, runtimeSessionId=session_id(0), payload=b"{}")
-    raw, received = answer["response"]._raw_stream, 0
-    while chunk := raw.read1(64 * 1024):
-        received += len(chunk)
-    assert received == total, f"read {received} of {total} bytes directly"
-
-
-def _read_through(base: str, total: int) -> None:
-    """The same client code as the direct read (urllib3's read1), so the ratio is the relay's alone."""
-    response = urllib3.request("POST", base + "/invoke", json={"prompt": "firehose"}, preload_content=False, timeout=60)
-    received = 0
-    while chunk := response.read1(64 * 1024):
-        received += len(chunk)
-    response.release_conn()
-    assert received == total, f"read {received} of {total} bytes through the app"
-
-
-def _timed(action) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
+def _reader(*args: str, env: dict[str, str] | None = None) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.reader", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=float(os.environ.get("BENCH_READER_TIMEOUT", "300")),
+    )
+    if done.returncode:
+        raise RuntimeError(f"bench.reader {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout)
 
 
 def _rss_kib(pid: int, field: str) -> int:

@@ -39,14 +39,17 @@ def concurrent_streams(session: Session) -> Iterator[Figure]:
     relay = session.relay
     crowds = []
     for round_ in range(1, ROUNDS + 1):
-        session.progress(f"round {round_}/{ROUNDS}: 16 streams at once")
+        session.progress(f"round {round_}/{ROUNDS}: 16 streams opened at once")
         crowds.append(measure.forwarding_lag(relay.base, relay.fake, streams=16, events=30, gap=0.02))
     crowd = sorted(crowds, key=lambda c: c.max_ms)[ROUNDS // 2]
+    steady = sorted(crowds, key=lambda c: c.steady_max_ms)[ROUNDS // 2]
     yield Figure("16 concurrent streams: lag p50", crowd.p50_ms, "ms")
     maxima = ", ".join(f"{c.max_ms:.1f}" for c in crowds)
-    yield Figure(
-        f"16 concurrent streams: lag max ({crowd.events} events)", crowd.max_ms, "ms", Target("<=", 10), maxima
-    )
+    name = f"16 concurrent streams: lag max incl. opening ({crowd.events} events)"
+    yield Figure(name, crowd.max_ms, "ms", Target("<=", 10), f"rounds {maxima}")
+    maxima = ", ".join(f"{c.steady_max_ms:.1f}" for c in crowds)
+    name = f"16 concurrent streams: lag max once all open ({steady.steady_events} events)"
+    yield Figure(name, steady.steady_max_ms, "ms", Target("<=", 10), f"rounds {maxima}")
 
 
 def byte_compile() -> None:
