@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -91,6 +91,20 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 20) -> None
 def timed_chunks(response: httpx.Response) -> list[tuple[float, bytes]]:
     """Each raw chunk of a streamed body with its arrival time (perf_counter)."""
     return [(time.perf_counter(), chunk) for chunk in response.iter_raw()]
+
+
+def lockstep_chunks(
+    response: httpx.Response, seen: Sequence[threading.Event], carries: Callable[[bytes], bool] = lambda _: True
+) -> list[tuple[float, bytes]]:
+    """`timed_chunks`, setting the next of `seen` as each chunk that `carries` an item arrives: the other
+    side of a script that sends item i+1 only after `Until(seen[i])`, so a relay that holds an item back
+    shows up as that item arriving after the next one was sent, however loaded the machine is."""
+    chunks, items = [], iter(seen)
+    for chunk in response.iter_raw():
+        chunks.append((time.perf_counter(), chunk))
+        if carries(chunk):
+            next(items, threading.Event()).set()
+    return chunks
 
 
 def eventually(condition: Callable[[], T], timeout: float = 5) -> T:

@@ -1,5 +1,6 @@
 """Backends whose answer is a script, for the relay's and the renderers' own behaviour (no AWS, no network):
-`ScriptedBackend` relays bytes like an agent, `ScriptedModel` answers typed events like a model."""
+`ScriptedBackend` relays bytes like an agent, `ScriptedModel` answers typed events like a model.
+`Until(seen)` (the fakes' lock-step step) waits for the test to say the client has what came before."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import anyio
 from handler import events
 from handler.contract import AgentRequest, Conversation
 from handler.upstream import Upstream, UpstreamError
+from tests.fakes import Until
 
 
 @dataclass
@@ -40,7 +42,7 @@ class ScriptedBackend:
     """Plays `script` for every request; `refuse` makes `open` fail before the stream starts, after
     `open_delay` seconds (an upstream slow to answer its first byte)."""
 
-    script: list[Send | Pause | Fail | Crash]
+    script: list[Send | Pause | Until | Fail | Crash]
     refuse: Exception | None = None
     open_delay: float = 0.0
     name: str = "scripted"
@@ -67,6 +69,8 @@ class ScriptedBackend:
         for step in self.script:
             if isinstance(step, Pause):
                 await anyio.sleep(step.seconds)
+            elif isinstance(step, Until):
+                await anyio.to_thread.run_sync(step.seen.wait, step.timeout, abandon_on_cancel=True)
             elif isinstance(step, Fail):
                 raise UpstreamError(step.code, step.message)
             elif isinstance(step, Crash):

@@ -6,6 +6,7 @@ import concurrent.futures
 import dataclasses
 import json
 import socket
+import threading
 import time
 
 import httpx
@@ -14,9 +15,9 @@ import pytest
 from handler.backends.agentcore import AgentCoreBackend
 from handler.backends.aws import socket_of
 from tests.app.expect import without_request_id
-from tests.fakes import FakeAgentCore, Pause, Repeat
+from tests.fakes import FakeAgentCore, Pause, Repeat, lockstep
 from tests.fakes.agentcore import error, json_answer, sse, sse_event
-from tests.loopback import eventually, serve_process, timed_chunks
+from tests.loopback import eventually, lockstep_chunks, serve_process, timed_chunks
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef"
 SESSION = "a" * 40
@@ -46,16 +47,18 @@ def test_the_agent_is_called_with_the_prompt_the_session_and_the_qualifier(fake,
 
 def test_sse_from_the_agent_passes_through_byte_for_byte_event_by_event_as_it_arrives(fake, app):
     events = [sse_event({"i": i, "text": "ünïcode ✓"}) for i in range(12)] + [b"event: end\ndata: {}\n\n"]
-    fake.respond_with(sse(events, delay=0.05))
-    with httpx.stream("POST", app + "/invoke", json={"prompt": "go", "session_id": SESSION}) as response:
+    # Lock-step (see `Until`): the agent sends event i+1 once the client has event i; `make bench` times the lag.
+    seen = [threading.Event() for _ in events]
+    fake.respond_with(sse(lockstep(events, seen)))
+    with httpx.stream("POST", app + "/invoke", json={"prompt": "go", "session_id": SESSION}, timeout=30) as response:
         assert response.headers["x-session-id"] == SESSION
-        chunks = timed_chunks(response)
+        chunks = lockstep_chunks(response, seen)
     fake.last.done.wait(2)
     assert b"".join(chunk for _, chunk in chunks) == b"".join(events)
     sent = fake.last.sent_at
     assert [chunk for _, chunk in chunks] == [data for _, data in sent], "one client chunk per agent chunk"
-    lags = [arrived - sent_at for (arrived, _), (sent_at, _) in zip(chunks, sent, strict=True)]
-    assert max(lags) < 0.03, f"an event was held back: {lags}"
+    held = [i for i in range(len(events) - 1) if chunks[i][0] >= sent[i + 1][0]]
+    assert not held, f"events {held} were held back until the agent sent the next one"
 
 
 def test_a_json_answer_reaches_the_client_as_one_sse_event(fake, app):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import httpx
@@ -12,18 +13,23 @@ from handler.relay import SsePosition
 from handler.upstream import UpstreamError
 from tests.app.expect import without_request_id
 from tests.app.scripted import Crash, Fail, Pause, ScriptedBackend, Send
-from tests.loopback import eventually, timed_chunks
+from tests.fakes import lockstep
+from tests.loopback import eventually, lockstep_chunks
 
 PROMPT = {"prompt": "go"}
 
 
-def test_each_event_reaches_the_client_when_the_backend_sends_it(serve):
-    backend = ScriptedBackend([step for i in range(8) for step in (Send(b"data: %d\n\n" % i), Pause(0.05))])
-    with serve(backend) as base, httpx.stream("POST", base + "/invoke", json=PROMPT) as response:
-        chunks = timed_chunks(response)
+def test_each_event_reaches_the_client_before_the_backend_sends_the_next(serve):
+    # Lock-step: the backend sends event i+1 only once the client has event i (or after 5 s), so an event
+    # held in the relay arrives after its successor left, whatever the load; `make bench` times the lag.
+    seen = [threading.Event() for _ in range(8)]
+    backend = ScriptedBackend(lockstep([Send(b"data: %d\n\n" % i) for i in range(8)], seen))
+    with serve(backend) as base, httpx.stream("POST", base + "/invoke", json=PROMPT, timeout=30) as response:
+        chunks = lockstep_chunks(response, seen)
     assert [chunk for _, chunk in chunks] == [b"data: %d\n\n" % i for i in range(8)]
-    lags = [arrived - sent for (arrived, _), sent in zip(chunks, backend.sent_at, strict=True)]
-    assert max(lags) < 0.03, f"an event waited in the relay: lags {lags}"
+    arrived = [at for at, _ in chunks]
+    held = [i for i in range(7) if arrived[i] >= backend.sent_at[i + 1]]
+    assert not held, f"events {held} waited in the relay until the backend sent the next one"
 
 
 def test_a_quiet_upstream_gets_keep_alive_comments_and_then_its_answer(serve):

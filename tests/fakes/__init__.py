@@ -6,7 +6,7 @@ See `agentcore` and `bedrock` for the scenarios, and `http.FakeServer` for what 
 
 from tests.fakes.agentcore import FakeAgentCore
 from tests.fakes.bedrock import FakeBedrockRuntime
-from tests.fakes.http import Abort, Chunk, Exchange, Pause, Repeat, Reply, Request
+from tests.fakes.http import Abort, Chunk, Exchange, Pause, Repeat, Reply, Request, Until, lockstep
 
 __all__ = [
     "Abort",
@@ -18,4 +18,6 @@ __all__ = [
     "Repeat",
     "Reply",
     "Request",
+    "Until",
+    "lockstep",
 ]

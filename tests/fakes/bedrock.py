@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes import eventstream
-from tests.fakes.http import Abort, FakeServer, Pause, Reply, Step, chunks, rest_json_error
+from tests.fakes.http import Abort, FakeServer, Reply, Step, chunks, rest_json_error
 
 SERVICE = "bedrock-runtime"
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
 
 
 def converse(
-    texts: Sequence[str | Pause],
+    texts: Sequence[str | Step],
     delay: float = 0.0,
     *,
     stop_reason: str = "end_turn",
@@ -42,7 +42,8 @@ def converse(
     abort: bool = False,
 ) -> Reply:
     """A streamed reply with one text block: messageStart, a contentBlockDelta per text, contentBlockStop,
-    messageStop and metadata, each `delay` seconds after the previous. `Pause(seconds)` items are silences.
+    messageStop and metadata, each `delay` seconds after the previous. Other items are steps played in
+    their place: `Pause(seconds)` is a silence, `Until(seen)` waits for the test.
 
     `exception=("throttlingException", "slow down")` replaces everything after the deltas with that
     exception event (botocore raises `EventStreamError` while iterating); `abort=True` drops the
@@ -51,7 +52,7 @@ def converse(
     items: list[bytes | Step] = [eventstream.event("messageStart", {"role": "assistant"})]
     deltas = [text for text in texts if isinstance(text, str)]
     for text in texts:
-        if isinstance(text, Pause):
+        if not isinstance(text, str):
             items.append(text)
         else:
             delta = {"delta": {"text": text}, "contentBlockIndex": 0}

@@ -28,12 +28,14 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
 import botocore.session
 from botocore.config import Config
+
+T = TypeVar("T")
 
 # How often waits wake up to notice that the server is stopping.
 _STOP_POLL = 0.1
@@ -72,7 +74,22 @@ class Abort:
     reset: bool = False
 
 
-Step = Chunk | Pause | Repeat | Abort
+@dataclass(frozen=True)
+class Until:
+    """Send nothing until `seen` is set (the test saw the previous chunk reach its client), for at most
+    `timeout` seconds. A lock-step script: a relay that holds a chunk back stalls the script rather than
+    merely slowing it, so the test can tell without measuring latency on a loaded machine."""
+
+    seen: threading.Event
+    timeout: float = 5.0
+
+
+Step = Chunk | Pause | Repeat | Abort | Until
+
+
+def lockstep(items: Sequence[T], seen: Sequence[threading.Event]) -> list[T | Until]:
+    """`items` with `Until(seen[i])` after item i: each item leaves once the test has the one before."""
+    return [step for item, event in zip(items, seen, strict=True) for step in (item, Until(event))]
 
 
 @dataclass(frozen=True)
@@ -387,6 +404,8 @@ class _Player:
             self._send_chunk(step.data)
         elif isinstance(step, Pause):
             self._wait(step.seconds)
+        elif isinstance(step, Until):
+            self._wait(step.timeout, until=step.seen)
         elif isinstance(step, Repeat):
             for _ in range(step.count):
                 self._send_chunk(step.data)
@@ -425,13 +444,18 @@ class _Player:
         if readable:
             self._drain_or_raise()
 
-    def _wait(self, seconds: float) -> None:
-        """Sleep, but wake the moment the client hangs up (or the server stops)."""
+    def _wait(self, seconds: float, until: threading.Event | None = None) -> None:
+        """Sleep, but wake the moment the client hangs up or the server stops; with `until`, the moment it
+        is set (a hang-up is then noticed within `_STOP_POLL`)."""
         deadline = time.perf_counter() + seconds
         while (remaining := deadline - time.perf_counter()) > 0:
             if self.fake._stopping.is_set():
                 raise _Stopped
-            readable, _, _ = select.select([self.sock], [], [], min(remaining, _STOP_POLL))
+            # Waiting on the event itself, the next chunk leaves the moment the test sets it.
+            if until is not None and until.wait(min(remaining, _STOP_POLL)):
+                return
+            timeout = 0 if until is not None else min(remaining, _STOP_POLL)
+            readable, _, _ = select.select([self.sock], [], [], timeout)
             if readable:
                 self._drain_or_raise()
 
