@@ -3,7 +3,7 @@
 CloudWatch Logs turns a log line holding an `_aws` block into metrics; on Lambda, a JSON line on stdout is
 enough. One line per request then serves both the operator reading logs and the dashboard and alarms
 (infra/monitoring.py reads the names below). Written by hand rather than with Powertools' `Metrics`: on top
-of what the app already imports, that costs about 20 ms of cold start here, this 0.5 ms (README, "Logs").
+of what the app already imports, that costs 17-21 ms of cold start here, this 0.5 ms (README, "Logs").
 """
 
 from __future__ import annotations
