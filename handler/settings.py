@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -56,6 +57,9 @@ class Settings:
     guardrail_identifier: str | None = None
     guardrail_version: str | None = None
     guardrail_stream_mode: str = "sync"
+    # Model-specific request fields, e.g. {"thinking": {"type": "enabled", "budget_tokens": 2048}} to make
+    # an Anthropic model reason (Bedrock's additionalModelRequestFields).
+    model_request_fields: str | None = None
     # Set when an authorizer guards the API: every invoke then has a caller, and sessions are scoped to it.
     caller_source: CallerSource | None = None
 
@@ -95,6 +99,7 @@ class Settings:
             guardrail_identifier=reader.matching("GUARDRAIL_IDENTIFIER", GUARDRAIL_IDENTIFIER, "a guardrail id or ARN"),
             guardrail_version=reader.matching("GUARDRAIL_VERSION", GUARDRAIL_VERSION, "a version number or DRAFT"),
             guardrail_stream_mode=reader.choice("GUARDRAIL_STREAM_MODE", GUARDRAIL_STREAM_MODES, default="sync"),
+            model_request_fields=reader.json_object("MODEL_REQUEST_FIELDS"),
             caller_source=_caller_source(reader),
         )
         if (settings.guardrail_identifier is None) != (settings.guardrail_version is None):
@@ -180,6 +185,18 @@ class _Reader:
         value = self.text(name)
         if value is not None and not pattern.fullmatch(value):
             raise ConfigError(f"{name}={value!r} is not {kind}")
+        return value
+
+    def json_object(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ConfigError(f"{name}={value!r} is not a JSON object")
         return value
 
     def optional_number(self, name: str, *, low: float, high: float) -> float | None:

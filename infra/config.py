@@ -62,6 +62,7 @@ KEYS = (
     "guardrailIdentifier",
     "guardrailVersion",
     "guardrailStreamProcessingMode",
+    "additionalModelRequestFields",
     "architecture",
     "memorySize",
     "timeout",
@@ -151,6 +152,7 @@ class ModelConfig:
     guardrail_identifier: str | None = None
     guardrail_version: str | None = None
     guardrail_stream_mode: str = "sync"
+    request_fields: str | None = None
 
     def environment(self) -> dict[str, str]:
         """The app's variables for these settings (handler/settings.py reads them)."""
@@ -161,6 +163,7 @@ class ModelConfig:
             "TOP_P": self.top_p,
             "GUARDRAIL_IDENTIFIER": self.guardrail_identifier,
             "GUARDRAIL_VERSION": self.guardrail_version,
+            "MODEL_REQUEST_FIELDS": self.request_fields,
         }
         env = {name: str(value) for name, value in values.items() if value is not None}
         if self.guardrail_identifier:
@@ -416,8 +419,10 @@ def _model(read: _Reader, backend: str) -> ModelConfig:
         guardrail_identifier=identifier,
         guardrail_version=version,
         guardrail_stream_mode=read.choice("guardrailStreamProcessingMode", GUARDRAIL_STREAM_MODES),
+        request_fields=_request_fields(read),
     )
     shaping = {
+        "additionalModelRequestFields": config.request_fields,
         "systemPrompt": prompt,
         "temperature": config.temperature,
         "topP": config.top_p,
@@ -427,6 +432,23 @@ def _model(read: _Reader, backend: str) -> ModelConfig:
     if chosen and backend != "bedrock":
         raise ConfigError(f"{PROJECT}:{chosen[0]} applies to backend=bedrock only (this stack's backend is {backend})")
     return config
+
+
+def _request_fields(read: _Reader) -> str | None:
+    raw = read.raw("additionalModelRequestFields") or None
+    if raw is None:
+        return None
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict) or len(raw.encode()) > MAX_SYSTEM_PROMPT_BYTES:
+        raise ConfigError(
+            f"{PROJECT}:additionalModelRequestFields={raw!r} is not allowed: expected a JSON object of at most "
+            f'{MAX_SYSTEM_PROMPT_BYTES} bytes, e.g. {{"thinking": {{"type": "enabled", "budget_tokens": 2048}}}}'
+        )
+    # Stored compact: it travels in the function's environment.
+    return json.dumps(fields, separators=(",", ":"))
 
 
 def _backend_target(read: _Reader, backend: str) -> tuple[str | None, str | None]:

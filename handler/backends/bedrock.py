@@ -6,6 +6,7 @@ Text, reasoning (`reasoningContent`) and tool-use blocks become their own events
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,8 @@ class ModelSettings:
     temperature: float | None = None
     top_p: float | None = None
     guardrail: Guardrail | None = None
+    # Bedrock's additionalModelRequestFields, as the stack wrote them (a JSON object).
+    request_fields: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelSettings:
@@ -43,7 +46,14 @@ class ModelSettings:
             guardrail = Guardrail(
                 settings.guardrail_identifier, settings.guardrail_version, settings.guardrail_stream_mode
             )
-        return cls(settings.system_prompt, settings.max_tokens, settings.temperature, settings.top_p, guardrail)
+        return cls(
+            settings.system_prompt,
+            settings.max_tokens,
+            settings.temperature,
+            settings.top_p,
+            guardrail,
+            settings.model_request_fields,
+        )
 
 
 class BedrockBackend:
@@ -96,6 +106,8 @@ def converse_request(model_id: str, settings: ModelSettings, conversation: Conve
     inference = {key: value for key, value in inference.items() if value is not None}
     if inference:
         request["inferenceConfig"] = inference
+    if settings.request_fields:
+        request["additionalModelRequestFields"] = json.loads(settings.request_fields)
     if settings.guardrail is not None:
         request["guardrailConfig"] = {
             "guardrailIdentifier": settings.guardrail.identifier,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from handler.backends.bedrock import BedrockBackend, Guardrail, ModelSettings
-from handler.settings import Settings
+from handler.settings import ConfigError, Settings
 from tests.app.expect import without_request_id
 from tests.fakes import FakeBedrockRuntime, Pause, Until, eventstream, lockstep
 from tests.fakes.bedrock import Reasoning, Text, ToolUse, answer, converse, error, frames
@@ -243,6 +243,7 @@ def test_a_conversation_reaches_the_model_as_turns_under_the_stacks_settings(fak
         temperature=0.2,
         top_p=0.9,
         guardrail=Guardrail("gr0abc123", "3", "async"),
+        request_fields='{"thinking":{"type":"enabled","budget_tokens":1024}}',
     )
     fake.respond_with(converse(["ok"]))
     messages = [
@@ -262,6 +263,7 @@ def test_a_conversation_reaches_the_model_as_turns_under_the_stacks_settings(fak
         "system": [{"text": "You are terse."}],
         # The request lowered max_tokens and temperature; top_p stays the stack's.
         "inferenceConfig": {"maxTokens": 100, "temperature": 0.0, "topP": 0.9},
+        "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 1024}},
         "guardrailConfig": {
             "guardrailIdentifier": "gr0abc123",
             "guardrailVersion": "3",
@@ -296,11 +298,19 @@ def test_the_model_settings_come_from_the_apps_environment():
             "TOP_P": "1",
             "GUARDRAIL_IDENTIFIER": "arn:aws:bedrock:us-east-1:123456789012:guardrail/gr0abc123",
             "GUARDRAIL_VERSION": "DRAFT",
+            "MODEL_REQUEST_FIELDS": '{"thinking": {"type": "enabled", "budget_tokens": 1024}}',
         }
     )
     assert ModelSettings.from_settings(settings) == ModelSettings(
-        "Be kind.", 800, 0.3, 1.0, Guardrail("arn:aws:bedrock:us-east-1:123456789012:guardrail/gr0abc123", "DRAFT")
+        "Be kind.",
+        800,
+        0.3,
+        1.0,
+        Guardrail("arn:aws:bedrock:us-east-1:123456789012:guardrail/gr0abc123", "DRAFT"),
+        '{"thinking": {"type": "enabled", "budget_tokens": 1024}}',
     )
+    with pytest.raises(ConfigError, match=r"^MODEL_REQUEST_FIELDS='\[\]' is not a JSON object$"):
+        Settings.from_env({"MODEL_REQUEST_FIELDS": "[]"})
 
 
 WEATHER_TOOL = {

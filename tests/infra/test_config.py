@@ -127,6 +127,8 @@ def test_the_stack_offers_exactly_the_backends_the_app_has():
         ("guardrailIdentifier", "My Guardrail", "a guardrail id or its ARN"),
         ("guardrailVersion", "latest", "a guardrail version number or DRAFT"),
         ("guardrailStreamProcessingMode", "SYNC", "one of sync, async"),
+        ("additionalModelRequestFields", "[1, 2]", "a JSON object of at most 2048 bytes"),
+        ("additionalModelRequestFields", "{thinking}", "a JSON object of at most 2048 bytes"),
     ],
 )
 def test_a_bad_value_names_the_key_the_value_and_what_is_allowed(key, bad, allowed):

@@ -558,6 +558,7 @@ def test_the_model_settings_reach_the_function_and_the_app_accepts_them(program)
         guardrailIdentifier="gr0abc123def",
         guardrailVersion="7",
         guardrailStreamProcessingMode="async",
+        additionalModelRequestFields='{ "thinking": {"type": "enabled", "budget_tokens": 1024} }',
     )
     env = run.one(FUNCTION).plain["environment"]["variables"]
     assert {name: env[name] for name in env if name in MODEL_VARIABLES} == {
@@ -568,12 +569,13 @@ def test_the_model_settings_reach_the_function_and_the_app_accepts_them(program)
         "GUARDRAIL_IDENTIFIER": "gr0abc123def",
         "GUARDRAIL_VERSION": "7",
         "GUARDRAIL_STREAM_MODE": "async",
+        "MODEL_REQUEST_FIELDS": '{"thinking":{"type":"enabled","budget_tokens":1024}}',
     }
     settings = Settings.from_env({**env, "AWS_REGION": REGION})
     assert (settings.max_tokens, settings.temperature, settings.guardrail_stream_mode) == (2000, 0.4, "async")
 
 
-MODEL_VARIABLES = {"SYSTEM_PROMPT", "MAX_TOKENS", "TEMPERATURE", "TOP_P"} | {
+MODEL_VARIABLES = {"SYSTEM_PROMPT", "MAX_TOKENS", "TEMPERATURE", "TOP_P", "MODEL_REQUEST_FIELDS"} | {
     "GUARDRAIL_IDENTIFIER",
     "GUARDRAIL_VERSION",
     "GUARDRAIL_STREAM_MODE",
