@@ -144,7 +144,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     if settings.origin_verify_secret:
         # Before CORS: only API Gateway gets an answer, preflights included.
         middleware.append(
-            Middleware(OriginGuard, header=settings.origin_verify_header, secret=settings.origin_verify_secret)
+            Middleware(OriginGuard, header=settings.origin_verify_header, secrets=settings.origin_verify_secrets)
         )
     # Outside InternalErrors, so its 500 carries the CORS headers too.
     middleware += [cors_middleware(settings.cors_allow_origins), Middleware(InternalErrors, headers={})]

@@ -41,6 +41,8 @@ class Settings:
     open_grace_seconds: float = 2.0
     origin_verify_secret: str | None = None
     origin_verify_header: str = "x-origin-verify"
+    # The secret of the deployment before a rotation, accepted beside the current one until the next rotation.
+    origin_verify_previous: str | None = None
     demo_token_delay: float = 0.04
     body_timeout_seconds: float = 10.0
     max_answer_bytes: int = 8 * 1024 * 1024
@@ -63,6 +65,11 @@ class Settings:
     # Set when an authorizer guards the API: every invoke then has a caller, and sessions are scoped to it.
     caller_source: CallerSource | None = None
 
+    @property
+    def origin_verify_secrets(self) -> tuple[str, ...]:
+        """Every secret the origin guard accepts: the current one, and the previous one during a rotation."""
+        return tuple(s for s in (self.origin_verify_secret, self.origin_verify_previous) if s)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -79,7 +86,8 @@ class Settings:
             cors_allow_origins=_origins(reader),
             heartbeat_seconds=heartbeat,
             open_grace_seconds=_open_grace(reader, heartbeat),
-            origin_verify_secret=reader.text("ORIGIN_VERIFY_SECRET"),
+            origin_verify_secret=reader.secret("ORIGIN_VERIFY_SECRET"),
+            origin_verify_previous=reader.secret("ORIGIN_VERIFY_SECRET_PREVIOUS"),
             origin_verify_header=(reader.text("ORIGIN_VERIFY_HEADER") or cls.origin_verify_header).lower(),
             demo_token_delay=reader.number("DEMO_TOKEN_DELAY", cls.demo_token_delay, low=0, high=10),
             body_timeout_seconds=reader.number("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds, low=0.01, high=900),
@@ -104,6 +112,8 @@ class Settings:
         )
         if (settings.guardrail_identifier is None) != (settings.guardrail_version is None):
             raise ConfigError("GUARDRAIL_IDENTIFIER and GUARDRAIL_VERSION go together: set both or neither")
+        if settings.origin_verify_previous and not settings.origin_verify_secret:
+            raise ConfigError("ORIGIN_VERIFY_SECRET_PREVIOUS needs ORIGIN_VERIFY_SECRET (the current secret)")
         if backend == "agentcore" and not settings.agent_runtime_arn:
             raise ConfigError("AGENT_RUNTIME_ARN is required when BACKEND=agentcore")
         if backend == "bedrock" and not settings.model_id:
@@ -156,6 +166,15 @@ _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
+
+    def secret(self, name: str) -> str | None:
+        """A secret may be absent, but one that is set and empty would silently switch its check off."""
+        if name not in self._env:
+            return None
+        value = self._env[name].strip()
+        if not value:
+            raise ConfigError(f"{name} is set but empty; unset it, or set the secret (refusing to start unguarded)")
+        return value
 
     def text(self, name: str) -> str | None:
         value = self._env.get(name, "").strip()

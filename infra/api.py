@@ -231,7 +231,8 @@ class StreamingApi(pulumi.ComponentResource):
             rest_api=api.id,
             # Anything that shapes the API changes this hash, so switching modes (or timeouts) redeploys.
             triggers={"redeployment": pulumi.Output.from_input(shape).apply(redeployment_hash)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=shaping),
+            # After the function: a rotated origin secret goes live only once the function accepts it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*shaping, function.function]),
         )
         self.access_log_group = self._access_log_group(name, settings, child)
         self.stage = aws.apigateway.Stage(
@@ -339,6 +340,12 @@ class StreamingApi(pulumi.ComponentResource):
             api_stages=[aws.apigateway.UsagePlanApiStageArgs(api_id=api.id, stage=self.stage.stage_name)],
             throttle_settings=aws.apigateway.UsagePlanThrottleSettingsArgs(
                 rate_limit=settings.throttle_rate_limit, burst_limit=settings.throttle_burst_limit
+            ),
+            # Beside the rate limits: a ceiling on what one key can spend per period.
+            quota_settings=(
+                aws.apigateway.UsagePlanQuotaSettingsArgs(limit=settings.quota_limit, period=settings.quota_period)
+                if settings.quota_limit
+                else None
             ),
             opts=child,
         )

@@ -39,6 +39,8 @@ ARCHITECTURES = ("arm64", "x86_64")
 # The app knows where each authorizer leaves the caller; the stack can only choose among those.
 AUTHORIZERS = ("none", *PRINCIPALS)
 AUTHORIZER_RESULT_TTL_MAX = 3600
+# UsagePlan quota periods.
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 # PRIVATE needs a VPC endpoint and a resource policy this program does not manage.
 ENDPOINT_TYPES = ("REGIONAL", "EDGE")
 # The only values CloudWatch Logs accepts for retentionInDays.
@@ -72,6 +74,10 @@ KEYS = (
     "throttleRateLimit",
     "throttleBurstLimit",
     "apiKeyRequired",
+    "quotaLimit",
+    "quotaPeriod",
+    "reservedConcurrency",
+    "originSecretVersion",
     "authorizer",
     "cognitoUserPoolArns",
     "authorizationScopes",
@@ -206,6 +212,13 @@ class Settings:
     throttle_rate_limit: int
     throttle_burst_limit: int
     api_key_required: bool
+    # Requests per key per quotaPeriod in the usage plan; 0: no quota, only the rate limits.
+    quota_limit: int
+    quota_period: str
+    # Lambda's reserved concurrency; -1 leaves the function unreserved (the account pool).
+    reserved_concurrency: int
+    # Bumping it rotates the origin secret (infra/origin_secret.py).
+    origin_secret_version: int
     authorizer: str
     cognito_user_pool_arns: tuple[str, ...]
     authorization_scopes: tuple[str, ...]
@@ -338,6 +351,9 @@ def parse_settings(values: Mapping[str, str | None], stack: str, region: str | N
         # A burst of 0 lets no request through at all.
         throttle_burst_limit=read.integer("throttleBurstLimit", 1, 5_000),
         api_key_required=read.flag("apiKeyRequired"),
+        **_quota(read),
+        reserved_concurrency=_reserved_concurrency(read),
+        origin_secret_version=read.integer("originSecretVersion", 1, 1_000_000),
         **_authorizer(read),
         cors_allow_origins=_cors_allow_origins(read, stack),
         log_retention_days=read.one_of_numbers("logRetentionDays", LOG_RETENTION_DAYS),
@@ -468,6 +484,26 @@ def _backend_target(read: _Reader, backend: str) -> tuple[str | None, str | None
             f"{PROJECT}:{key} is required when backend={backend}; set it with: pulumi config set {key} {example}"
         )
     return arn, model_id
+
+
+def _quota(read: _Reader) -> dict[str, object]:
+    limit = read.integer("quotaLimit", 0, 2**31 - 1, why="requests per key per quotaPeriod; 0 for none")
+    period = read.choice("quotaPeriod", QUOTA_PERIODS)
+    if limit and not read.flag("apiKeyRequired"):
+        raise ConfigError(
+            f"{PROJECT}:quotaLimit={limit} counts requests per API key, but apiKeyRequired=false; "
+            "set apiKeyRequired true or quotaLimit 0"
+        )
+    return {"quota_limit": limit, "quota_period": period}
+
+
+def _reserved_concurrency(read: _Reader) -> int:
+    value = read.integer("reservedConcurrency", -1, 10_000, why="-1 for none; 0 would stop the function")
+    if value == 0:
+        raise ConfigError(
+            f"{PROJECT}:reservedConcurrency=0 would throttle every request; use -1 for no reservation or a cap of 1+"
+        )
+    return value
 
 
 def _cors_allow_origins(read: _Reader, stack: str) -> tuple[str, ...]:

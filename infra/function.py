@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from handler.cors import NO_ORIGIN
 from infra import iam
 from infra.account import Account
 from infra.config import Settings
 from infra.modes import ORIGIN_VERIFY_HEADER
+from infra.origin_secret import OriginSecrets, origin_secrets
 
 
-def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None) -> dict[str, pulumi.Input[str]]:
+def app_environment(settings: Settings, origin: OriginSecrets | None) -> dict[str, pulumi.Input[str]]:
     """The variables the app reads (handler/settings.py), plus the adapter's invoke mode."""
     env: dict[str, pulumi.Input[str]] = {
         "BACKEND": settings.backend,
@@ -37,8 +37,10 @@ def app_environment(settings: Settings, origin_secret: pulumi.Input[str] | None)
         # Where the app reads the caller the authorizer established (handler/caller.py).
         env["AUTHORIZER"] = settings.authorizer
         env["CALLER_FROM"] = settings.integration.caller_via
-    if origin_secret is not None:
-        env["ORIGIN_VERIFY_SECRET"] = origin_secret
+    if origin is not None:
+        env["ORIGIN_VERIFY_SECRET"] = origin.current
+        # Still sent by the live deployment while a rotation rolls out.
+        env["ORIGIN_VERIFY_SECRET_PREVIOUS"] = origin.previous
         env["ORIGIN_VERIFY_HEADER"] = ORIGIN_VERIFY_HEADER
     return env
 
@@ -71,14 +73,9 @@ class StreamingFunction(pulumi.ComponentResource):
             retention_in_days=settings.log_retention_days,
             opts=child,
         )
-        self.origin_secret = (
-            # Explicitly secret, so every place it flows into (env, request parameters) is encrypted in state.
-            pulumi.Output.secret(
-                random.RandomPassword(f"{name}-origin-secret", length=48, special=False, opts=child).result
-            )
-            if mode.origin_secret
-            else None
-        )
+        origin = origin_secrets(name, settings.origin_secret_version, child) if mode.origin_secret else None
+        # What API Gateway sends; the function also accepts the previous one.
+        self.origin_secret = origin.current if origin else None
         self.function = aws.lambda_.Function(
             name,
             package_type="Image",
@@ -87,9 +84,11 @@ class StreamingFunction(pulumi.ComponentResource):
             memory_size=settings.memory_size,
             timeout=settings.timeout,
             role=role.arn,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=app_environment(settings, self.origin_secret)),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=app_environment(settings, origin)),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active" if settings.tracing else "PassThrough"),
+            # A cap on environments a flood can hold, calls the app refuses with 403 included (each is billed).
+            reserved_concurrent_executions=settings.reserved_concurrency,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
         )
         self.url = self._function_url(name, mode.function_url_auth, delivery.function_url_invoke_mode, child)

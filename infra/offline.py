@@ -76,6 +76,8 @@ class Registered:
     # Input name -> URNs of the resources its value came from, as the engine (and a policy pack) sees them.
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     id: str = ""
+    # URNs the engine waits for before creating or updating this resource (explicit depends_on included).
+    dependencies: list[str] = field(default_factory=list)
 
     @property
     def plain(self) -> dict[str, Any]:
@@ -186,7 +188,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             group = inputs.get("name", physical)
             return group, {"name": group, "arn": f"arn:aws:logs:{region}:{account}:log-group:{group}"}
         if typ == "random:index/randomPassword:RandomPassword":
-            return physical, {"result": _fake_hex(typ, name, int(inputs.get("length", 32)))}
+            # New keepers replace the resource, and a replacement draws a new value (pulumi-random's docs).
+            keepers = json.dumps(inputs.get("keepers") or {}, sort_keys=True)
+            return physical, {"result": _fake_hex(typ, name, keepers, int(inputs.get("length", 32)))}
         if typ == "aws:lambda/function:Function":
             arn = f"arn:aws:lambda:{region}:{account}:function:{physical}"
             return physical, {
@@ -264,26 +268,32 @@ class _RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
-        self.registrations: dict[str, tuple[str | None, dict[str, list[str]]]] = {}
+        self.registrations: dict[str, tuple[str | None, dict[str, list[str]], list[str]]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         dependencies = {key: list(value.urns) for key, value in request.propertyDependencies.items()}
-        self.registrations[response.urn] = (request.parent or None, dependencies)
+        self.registrations[response.urn] = (request.parent or None, dependencies, list(request.dependencies))
         return response
 
 
 def _record_graph(resources: list[Registered], monitor: _RecordingMonitor) -> None:
     """Note each resource's URN, parent (type and URN) and property dependencies, matched by type and name."""
     by_key = {}
-    for urn, (parent_urn, dependencies) in monitor.registrations.items():
+    for urn, (parent_urn, dependencies, waits_for) in monitor.registrations.items():
         qualified_type, name = urn.split("::")[2:4]
         chain = qualified_type.split("$")
-        by_key[(chain[-1], name)] = (urn, chain[-2] if len(chain) > 1 else None, parent_urn, dependencies)
+        by_key[(chain[-1], name)] = (urn, chain[-2] if len(chain) > 1 else None, parent_urn, dependencies, waits_for)
     for resource in resources:
         found = by_key.get((resource.type, resource.name))
         if found:
-            resource.urn, resource.parent_type, resource.parent_urn, resource.property_dependencies = found
+            (
+                resource.urn,
+                resource.parent_type,
+                resource.parent_urn,
+                resource.property_dependencies,
+                resource.dependencies,
+            ) = found
 
 
 class _Warnings(logging.Handler):

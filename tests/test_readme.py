@@ -59,6 +59,7 @@ def env_names_read_by_the_app() -> set[str]:
         "optional_number",
         "optional_integer",
         "json_object",
+        "secret",
     }
     for path, methods in ((ROOT / "handler" / "settings.py", readers), (ROOT / "handler" / "__main__.py", {"get"})):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -213,15 +213,15 @@ def test_function_url_mode_has_a_public_streaming_url_guarded_by_a_secret_header
         assert url["invokeMode"] == "RESPONSE_STREAM"
         assert url["authorizationType"] == "NONE"
         assert re.match(rf"^https://[a-z0-9]+\.lambda-url\.{REGION}\.on\.aws/$", run.outputs["functionUrl"])
-        password = run.one("random:index/randomPassword:RandomPassword").inputs
-        assert password["length"] >= 32
+        passwords = {p.name: p for p in run.of_type("random:index/randomPassword:RandomPassword")}
+        assert set(passwords) == {"handler-origin-secret", "handler-origin-secret-b"}  # two rotation slots
+        assert all(p.inputs["length"] >= 32 for p in passwords.values())
         env = run.one(FUNCTION)
         assert is_secret(env.inputs["environment"])
         variables = env.plain["environment"]["variables"]
         assert variables["ORIGIN_VERIFY_HEADER"] == "X-Origin-Verify"
-        assert (
-            variables["ORIGIN_VERIFY_SECRET"] == run.one("random:index/randomPassword:RandomPassword").state["result"]
-        )
+        assert variables["ORIGIN_VERIFY_SECRET"] == passwords["handler-origin-secret"].state["result"]
+        assert variables["ORIGIN_VERIFY_SECRET_PREVIOUS"] == passwords["handler-origin-secret-b"].state["result"]
 
 
 def test_function_url_mode_grants_both_permissions_a_public_url_needs_since_october_2025(program):
