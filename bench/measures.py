@@ -6,7 +6,7 @@ import compileall
 import sysconfig
 from collections.abc import Iterator
 
-from bench import first_byte, measure
+from bench import departures, first_byte, measure
 from bench.registry import Figure, Measure, Session, Target
 
 # Three rounds where one run on a shared 2-core machine is noisy; the median round is reported.
@@ -74,9 +74,39 @@ def cold_start(session: Session) -> Iterator[Figure]:
     yield Figure("/healthz 200 -> first streamed byte", first.healthy_to_first_byte_ms, "ms", Target("<=", 25), runs_ms)
 
 
+def leaving_crowd(session: Session) -> Iterator[Figure]:
+    """A crowd that hangs up at once: the upstream must hear each hang-up at once too."""
+    clients = 500
+    session.progress(f"{clients} streams under way, then every client leaves at once")
+    lag = departures.close_lag(session.relay, clients)
+    yield Figure(f"{clients} leaving at once: hang-up -> upstream close p50", lag.p50_ms, "ms", Target("<=", 50))
+    yield Figure(f"{clients} leaving at once: hang-up -> upstream close max", lag.max_ms, "ms", Target("<=", 500))
+
+
+def departure_storm(session: Session) -> Iterator[Figure]:
+    """Callers who ask a slow agent and leave must not keep a staying caller waiting."""
+    session.progress("300 callers ask a slow agent and leave within 0.3 s, then one stays")
+    waited = departures.storm_first_byte(session.relay, leaving=300, within=0.3)
+    yield Figure("storm of 300 leaving: staying caller's first byte", waited * 1000, "ms", Target("<=", 1000))
+
+
+def answer_memory(session: Session) -> Iterator[Figure]:
+    """Peak RSS growth for answers far bigger than the function could hold."""
+    cap_mib = 8  # MAX_ANSWER_BYTES' default
+    total = 64 * 2**20
+    session.progress("a 64 MiB JSON answer (over the cap), then a 64 MiB SSE stream")
+    json_growth = departures.peak_rss_growth_json(session.relay, total)
+    yield Figure("64 MiB JSON answer: app peak RSS growth", json_growth, "MiB", Target("<=", 16 + cap_mib))
+    sse_growth = departures.peak_rss_growth_sse(session.relay, total)
+    yield Figure("64 MiB SSE stream: app peak RSS growth", sse_growth, "MiB", Target("<=", 16 + cap_mib))
+
+
 MEASURES: list[Measure] = [
     Measure("forwarding lag", forwarding_lag),
     Measure("relay throughput", throughput),
     Measure("16 concurrent streams", concurrent_streams),
     Measure("cold start", cold_start),
+    Measure("leaving crowd", leaving_crowd),
+    Measure("departure storm", departure_storm),
+    Measure("answer memory", answer_memory),
 ]

@@ -19,13 +19,15 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from starlette.types import Receive, Scope, Send
 
-from handler import errors, sse
+from handler import errors, serving, sse
+from handler.backends import calls
 from handler.errors import ApiError, from_upstream
 from handler.upstream import Upstream, UpstreamError
 
@@ -64,9 +66,14 @@ class RelayResponse:
         state["events"] = 0
         errors.request_id(scope)
         opened: list[Upstream] = []  # filled by the pump, so the upstream is closed however we end
+        # Where the server offers it, hear of a hang-up at once rather than when `http.disconnect` is read.
+        extensions = scope.get("extensions", {})
+        extensions.get(serving.ON_DISCONNECT, []).append(partial(_client_left, opened, state))
+        if serving.STILL_CONNECTED in extensions:
+            calls.CLIENT_CONNECTED.set(extensions[serving.STILL_CONNECTED])
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._watch_disconnect, receive, group.cancel_scope, state)
+                group.start_soon(self._watch_disconnect, receive, group.cancel_scope, opened, state)
                 handover_in, handover_out = anyio.create_memory_object_stream[Handover](0)
                 group.start_soon(self._pump, handover_in, opened, state)
                 await self._respond(handover_out, scope, receive, send, state)
@@ -77,6 +84,8 @@ class RelayResponse:
         except* Exception as crash:
             await self._crashed(crash.exceptions[0], scope, receive, send, state)
         finally:
+            if state.get("outcome") == "client_gone":
+                _abandon(opened, state)
             for upstream in opened:
                 with anyio.CancelScope(shield=True):
                     await upstream.close()
@@ -95,7 +104,7 @@ class RelayResponse:
             media_type = first.media_type if isinstance(first, Upstream) else sse.MEDIA_TYPE
             # Committed before the upstream said what it sends: every backend's upstream is SSE.
             await self._start(media_type, send, state)
-            state["outcome"] = "ok"
+            _settle(state, "ok")
             await self._write(handover, send, state, first=OPENING if first is None else b"")
 
     async def _open(self) -> Upstream:
@@ -109,12 +118,14 @@ class RelayResponse:
             log.exception("the upstream could not be opened")
             raise ApiError(502, "InternalError", "the upstream could not be started", detail=repr(error)) from error
 
-    async def _watch_disconnect(self, receive: Receive, scope: anyio.CancelScope, state: dict) -> None:
+    async def _watch_disconnect(
+        self, receive: Receive, scope: anyio.CancelScope, opened: list[Upstream], state: dict
+    ) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
         # After the last byte the server reports a disconnect too; only one before it means the client left.
         if not state.get("complete"):
-            state["outcome"] = "client_gone"
+            _client_left(opened, state)
             scope.cancel()
 
     async def _pump(self, handover: ObjectSendStream[Handover], opened: list[Upstream], state: dict) -> None:
@@ -139,7 +150,7 @@ class RelayResponse:
     @staticmethod
     async def _fail(handover: ObjectSendStream[Handover], state: dict, failure: UpstreamError) -> None:
         """What was sent stays sent; the writer tells the client why the answer stops here."""
-        state["outcome"] = "upstream_error"
+        _settle(state, "upstream_error")
         state["error"] = failure.code
         state["error_detail"] = failure.detail or f"{failure.code}: {failure.message}"
         log.warning("upstream failed mid-stream: %s", failure.code)
@@ -154,7 +165,7 @@ class RelayResponse:
             if not state.get("started"):
                 await failure.response(self.error_headers, scope)(scope, receive, send)
             elif not state.get("complete"):
-                state["outcome"] = "upstream_error"
+                _settle(state, "upstream_error")
                 errors.remember(state, failure.code, failure.detail)
                 # Where the stream stood is unknown: a blank line ends any event cut short (and is
                 # ignored between events), so the error arrives as an event of its own.
@@ -184,7 +195,7 @@ class RelayResponse:
                 continue
             elif isinstance(item, ApiError | UpstreamError):
                 if isinstance(item, ApiError):  # refused after the commit: too late for its status
-                    state["outcome"] = "upstream_error"
+                    _settle(state, "upstream_error")
                     errors.remember(state, item.code, item.detail)
                 # The failure may have cut an event short: end it, so the error arrives as its own event.
                 chunk = position.end_event() + self.error_event(_error_event(item, state))
@@ -195,6 +206,29 @@ class RelayResponse:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         state["complete"] = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _client_left(opened: list[Upstream], state: dict) -> None:
+    """The client hung up before the end: that is how the answer went, and the upstream is told now,
+    before the cancellation unwinds the stream (when a crowd leaves at once, that unwinding queues up)."""
+    if not state.get("complete"):
+        state["outcome"] = "client_gone"
+        _abandon(opened, state)
+
+
+def _abandon(opened: list[Upstream], state: dict) -> None:
+    """Tell each opened upstream, once, that the client has gone: it stops the work behind the answer."""
+    told = state.get("abandoned", 0)
+    for upstream in opened[told:]:
+        upstream.abandon()
+    state["abandoned"] = len(opened)
+
+
+def _settle(state: dict, outcome: str) -> None:
+    """Record how the answer went, unless the client has left already: nothing that happens after
+    that (the 200 going out into the void, the upstream failing as it is cut off) makes it `ok`."""
+    if state.get("outcome") != "client_gone":
+        state["outcome"] = outcome
 
 
 def _error_event(failure: ApiError | UpstreamError, state: dict) -> dict[str, str]:

@@ -9,18 +9,34 @@ uvicorn's own with three guards added:
   out `/healthz`, and the count stays below Lambda's 1,024 file descriptors;
 - an HTTP/1.0 client gets its streamed body delimited by the connection's close, not in chunked
   coding (which HTTP/1.0 does not have).
+
+It also offers the app a scope extension, `ON_DISCONNECT`: a list of callables run the moment the
+client's connection ends before its response did, inside the server's own handling of the hang-up.
+A `http.disconnect` message reaches the app a loop iteration or two later, and when a crowd leaves at
+once those iterations are long: whatever must not wait (telling the upstream) is done here instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import select
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import uvicorn
 from starlette.types import ASGIApp, Message
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+ON_DISCONNECT = "streamgate.on_disconnect"
+# A callable any thread may use to ask whether the client's connection is still up (the kernel's word,
+# not the event loop's, which in a storm of departures hears of them late).
+STILL_CONNECTED = "streamgate.still_connected"
+
+log = logging.getLogger(__name__)
 
 _BUSY_BODY = json.dumps({"error": "ServerBusy", "message": "too many connections; try again shortly"}).encode()
 BUSY_RESPONSE = (
@@ -45,15 +61,31 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         self._await_head()
 
+    def eof_received(self) -> bool | None:
+        self._client_left()
+        return super().eof_received()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_waiting()
+        self._client_left()
         super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
         self._stop_waiting()
+        extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
+        extensions[ON_DISCONNECT] = []
+        extensions[STILL_CONNECTED] = _still_connected(self.transport)
         super().on_headers_complete()
         if self.scope.get("http_version") == "1.0":
             _delimit_by_close(self.cycle)
+
+    def _client_left(self) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            return
+        callbacks = self.cycle.scope.get("extensions", {}).pop(ON_DISCONNECT, [])  # type: ignore[union-attr]
+        for callback in callbacks:
+            with contextlib.suppress(Exception):
+                callback()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -84,6 +116,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return False
         min(idle, key=lambda other: other.idle_since).transport.close()
         return True
+
+
+def _still_connected(transport: asyncio.Transport) -> Callable[[], bool]:
+    """Whether the peer of `transport` has not hung up: poll(2) for a hang-up, read nothing."""
+    sock = transport.get_extra_info("socket")
+    fd = sock.fileno() if sock is not None else -1
+    if fd < 0:
+        return lambda: True
+    gone = select.POLLRDHUP | select.POLLHUP | select.POLLERR  # type: ignore[attr-defined]
+
+    def still_connected() -> bool:
+        poller = select.poll()  # one per question: a poll object may not be polled from two threads
+        poller.register(fd, gone)
+        return not poller.poll(0)
+
+    return still_connected
 
 
 def protocol(max_connections: int, idle_seconds: float) -> type[GuardedHttpProtocol]:

@@ -21,8 +21,16 @@ async def nothing_to_close() -> None:
     return None
 
 
+def nothing_to_stop() -> None:
+    return None
+
+
 @dataclass
 class Upstream:
+    """`close` always runs when the answer is over; `abandon` first when the client left, to stop the
+    work behind the answer too (not only the reading of it)."""
+
     media_type: str
     chunks: AsyncIterator[bytes]
     close: Callable[[], Awaitable[None]] = nothing_to_close
+    abandon: Callable[[], None] = nothing_to_stop

@@ -26,8 +26,10 @@ def backend_statements(settings: Settings, account: Account) -> list[dict]:
     """The statements the app's backend needs; none for the demo backend."""
     if settings.backend == "agentcore":
         arn = settings.agent_runtime_arn
-        # Invocations name the runtime and are authorized against its endpoints too.
-        return [_allow("bedrock-agentcore:InvokeAgentRuntime", [arn, f"{arn}/runtime-endpoint/*"])]
+        # Invocations name the runtime and are authorized against its endpoints too; so is stopping the
+        # session of a client that left.
+        actions = ["bedrock-agentcore:InvokeAgentRuntime", "bedrock-agentcore:StopRuntimeSession"]
+        return [_allow(actions, [arn, f"{arn}/runtime-endpoint/*"])]
     if settings.backend == "bedrock":
         statements = [_allow("bedrock:InvokeModelWithResponseStream", model_resources(settings.model_id, account))]
         if settings.model.guardrail_identifier:
@@ -77,5 +79,5 @@ def _strip_geo(model_id: str) -> str:
     return rest if dot and geo in INFERENCE_PROFILE_GEOS else model_id
 
 
-def _allow(action: str, resources: list[str]) -> dict:
+def _allow(action: str | list[str], resources: list[str]) -> dict:
     return {"Effect": "Allow", "Action": action, "Resource": resources}

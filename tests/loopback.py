@@ -60,7 +60,9 @@ def serve_process(
         argv or [sys.executable, "-m", "handler"],
         cwd=ROOT,
         env=full_env,
-        stdout=subprocess.PIPE,
+        # Nobody reads the access log here, and an unread pipe fills after 64 KiB: the app would then
+        # block on its next log line (500 streams are enough).
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )

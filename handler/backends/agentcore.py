@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 from handler import jsonenc, sse
@@ -46,17 +47,28 @@ class AgentCoreBackend:
 
     async def open(self, agent_request: AgentRequest) -> Upstream:
         request = self._request(agent_request)
+        stop = partial(self._stop, agent_request.session_id)
+        # A client that leaves before the agent's first byte leaves an agent at work all the same.
         response = await self._client.call(
-            "invoke_agent_runtime", discard=lambda unread: unread["response"].close(), **request
+            "invoke_agent_runtime", discard=lambda unread: unread["response"].close(), abandoned=stop, **request
         )
         raw = response["response"]._raw_stream
         body = aws.threaded_body(raw.read1, raw, sse.MEDIA_TYPE)
         content_type = response.get("contentType", "")
         if content_type.startswith(sse.MEDIA_TYPE):
-            return body
-        if content_type.startswith("text/"):
-            return Upstream(sse.MEDIA_TYPE, _as_text_events(body.chunks), body.close)
-        return Upstream(sse.MEDIA_TYPE, _as_one_event(body.chunks, self._max_answer_bytes), body.close)
+            chunks = body.chunks
+        elif content_type.startswith("text/"):
+            chunks = _as_text_events(body.chunks)
+        else:
+            chunks = _as_one_event(body.chunks, self._max_answer_bytes)
+        return Upstream(sse.MEDIA_TYPE, chunks, body.close, abandon=partial(_both, body.abandon, stop))
+
+    def _stop(self, session_id: str) -> None:
+        """StopRuntimeSession: the agent stops running (and calling models) for a client that left."""
+        request = {"agentRuntimeArn": self._runtime_arn, "runtimeSessionId": session_id}
+        if self._qualifier:
+            request["qualifier"] = self._qualifier
+        self._client.fire("stop_runtime_session", **request)
 
     def _request(self, agent_request: AgentRequest) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -77,6 +89,11 @@ class AgentCoreBackend:
     def _rehearse(self, client: Any) -> None:
         warm_up = AgentRequest({"prompt": "warm-up"}, "streamgate-warm-up-" + "0" * 20, WARM_UP_TRACE)
         aws.rehearse(client, "invoke_agent_runtime", **self._request(warm_up))
+
+
+def _both(first: Callable[[], None], then: Callable[[], None]) -> None:
+    first()
+    then()
 
 
 async def _as_text_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -13,25 +13,26 @@ import concurrent.futures
 import contextlib
 import logging
 import select
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
-import anyio
-
+from handler.backends import calls
 from handler.body_reader import BodyReader
 from handler.upstream import Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Each call waiting for an answer's first byte holds a thread; anyio's default pool of 40 would make
-# the 41st concurrent stream wait for someone else's agent.
+# Pooled connections (and threads for the items of event streams): anyio's default pool of 40 would
+# make the 41st concurrent stream wait for someone else's model.
 MAX_CONCURRENT_CALLS = 256
 # What a client is told when AWS cannot be reached; the reason (endpoint URL and all) is for the log.
 UNREACHABLE = "the upstream could not be reached"
 _CALLS = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="aws-call")
+_CLEANUP = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="aws-cleanup")
 
 # How many times botocore may send one call. InvokeAgentRuntime is not idempotent (an agent's tools
 # may have side effects): one attempt, whatever fails — botocore's default would send it again on a
@@ -86,7 +87,7 @@ class Client:
         # Running from the start, so a caller cancelled while waiting for it cannot cancel it for everyone.
         self._made.set_running_or_notify_cancel()
         if ready is not None:
-            self._made.set_result(ready)
+            self._made.set_result(calls.watch(ready))
         else:
             make = partial(self._make, service, region, warm_up, overrides)
             threading.Thread(target=make, name=f"{service}-client", daemon=True).start()
@@ -99,11 +100,20 @@ class Client:
             return f"no AWS client for {self.service}: {error}"
         return None
 
-    async def call(self, operation: str, /, *, discard: Callable[[Any], object], **kwargs: Any) -> Any:
+    async def call(
+        self,
+        operation: str,
+        /,
+        *,
+        discard: Callable[[Any], object],
+        abandoned: Callable[[], object] = lambda: None,
+        **kwargs: Any,
+    ) -> Any:
         """Run a blocking botocore call off the event loop, mapping its failures to `UpstreamError`.
 
-        If the caller is cancelled (the client left) while the call is under way, `discard` gets its
-        result when it comes, so an answer nobody will read is closed rather than left open.
+        If the caller is cancelled (the client left) while the call is under way, `abandoned()` runs if
+        the request had gone out (to stop the work it started), and `discard` gets its result when it
+        comes, so an answer nobody will read is closed rather than left open.
         """
         try:
             client = await asyncio.wrap_future(self._made)
@@ -111,20 +121,43 @@ class Client:
             raise UpstreamError("UpstreamUnavailable", UNREACHABLE, f"no AWS client: {error!r}") from error
         from botocore.exceptions import BotoCoreError, ClientError
 
-        pending = _CALLS.submit(partial(getattr(client, operation), **kwargs))
+        call = calls.Call()
+        pending = calls.in_own_thread(partial(call.run, partial(getattr(client, operation), **kwargs)))
         try:
             return await asyncio.wrap_future(pending)
         except asyncio.CancelledError:
+            if call.abandon():
+                abandoned()
             pending.add_done_callback(partial(_discard_result, discard))
             raise
+        except calls.Abandoned:
+            raise UpstreamError("ClientGone", "the client left before the call was sent") from None
         except ClientError as error:
             raise upstream_error(error) from error
         except BotoCoreError as error:
             raise UpstreamError("UpstreamUnavailable", UNREACHABLE, repr(error)) from error
 
+    def fire(self, operation: str, /, **kwargs: Any) -> None:
+        """Start a call nobody waits for (e.g. stopping a session for a client that left); a failure is
+        logged. Without a client yet there is nothing to act on: no call of this client got anywhere.
+
+        Such calls clean up after clients that left, so they take a lane of their own, a few at a time:
+        in a storm of departures they must not queue ahead of (or crowd out) the callers who stayed."""
+        if not self._made.done() or self._made.exception() is not None:
+            return
+        client = self._made.result()
+
+        def run() -> None:
+            try:
+                getattr(client, operation)(**kwargs)
+            except Exception as error:
+                log.warning("streamgate: %s %s failed: %r", self.service, operation, error)
+
+        _CLEANUP.submit(run)
+
     def _make(self, service: str, region: str | None, warm_up: Callable[[Any], object] | None, overrides: dict) -> None:
         try:
-            client = make_client(service, region, **overrides)
+            client = calls.watch(make_client(service, region, **overrides))
             if warm_up is not None:
                 # On a call thread, so the pool's first thread starts now, not on the first request.
                 _CALLS.submit(warm_up, client).result()
@@ -185,7 +218,7 @@ def threaded_body(read1: Callable[[int], bytes], raw: Any, media_type: str) -> U
         reader.close()
         await close_raw(raw)
 
-    return Upstream(media_type, _with_upstream_errors(reader.chunks()), close)
+    return Upstream(media_type, _with_upstream_errors(reader.chunks()), close, abandon=partial(hang_up, raw))
 
 
 def threaded_items(items: Iterator[T], raw: Any) -> tuple[AsyncIterator[T], Callable[[], Any]]:
@@ -242,12 +275,28 @@ async def _with_upstream_errors(chunks: AsyncIterator[T]) -> AsyncIterator[T]:
         raise UpstreamError("UpstreamInterrupted", "the upstream's answer broke off", repr(error)) from error
 
 
-async def close_raw(raw: Any) -> None:
-    """Close a urllib3 response even while a thread is blocked reading it."""
-    # shutdown() wakes a blocked read at once; close() then drops the connection, so the upstream
-    # stops generating (and billing) for a client that has gone.
+def hang_up(raw: Any) -> None:
+    """End the connection under a urllib3 response now, from the event loop (it does not block): a
+    blocked read wakes, and the upstream gets the FIN at once, so it stops generating (and billing).
+
+    urllib3's own shutdown() is SHUT_RD, which wakes the read but tells the upstream nothing; the FIN
+    otherwise waits for close(), which may wait for a thread."""
     with contextlib.suppress(Exception):
         raw.shutdown()
-    # Off the event loop: should a reader thread still hold the body's lock, close() would wait for it.
+    sock = socket_of(raw)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+async def close_raw(raw: Any) -> None:
+    """Close a urllib3 response even while a thread is blocked reading it, telling the upstream at once."""
+    hang_up(raw)
+    # close() releases the descriptor; off the event loop, as a reader thread may still hold the
+    # body's lock, and not awaited: the upstream has been told already.
+    calls.in_own_thread(partial(_quietly, raw.close))
+
+
+def _quietly(action: Callable[[], object]) -> None:
     with contextlib.suppress(Exception):
-        await anyio.to_thread.run_sync(raw.close)
+        action()

@@ -10,6 +10,7 @@ import pytest
 from handler.app import create_app
 from handler.backends import Backend
 from handler.settings import Settings
+from tests.fakes import FakeAgentCore
 from tests.fakes.api_gateway import FakeApiGateway
 from tests.loopback import eventually, serve_in_thread
 
@@ -51,3 +52,10 @@ def through_gateway(serve: Callable[..., object]) -> Callable[..., object]:
             yield gateway
 
     return start
+
+
+@pytest.fixture
+def agentcore() -> Iterator[FakeAgentCore]:
+    """A loopback AgentCore (tests/fakes/agentcore.py) for the test's backend to call."""
+    with FakeAgentCore() as server:
+        yield server

@@ -167,15 +167,6 @@ def test_a_client_that_cannot_be_made_answers_502_and_logs_the_reason(serve, mon
     assert "region" in line["error_detail"].lower()
 
 
-def test_an_answer_that_comes_after_the_client_left_is_closed_at_once(fake, app):
-    slow_to_start = dataclasses.replace(sse([sse_event({"n": 1}), Pause(20), sse_event({"n": 2})]), delay=0.4)
-    fake.respond_with(slow_to_start)
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(app + "/invoke", json={"prompt": "q"}, timeout=httpx.Timeout(5, read=0.1))
-    assert fake.last.disconnected.wait(5), "nobody closed the answer the client no longer wanted"
-    assert fake.last.disconnected_at - fake.last.headers_sent_at < 0.5
-
-
 def test_the_relay_can_see_the_socket_under_a_botocore_response_to_batch_a_fast_answer(fake):
     """Batching a fast upstream relies on finding the socket inside urllib3/http.client; if an upgrade
     moves it, this fails instead of the relay silently getting slower."""

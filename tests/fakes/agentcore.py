@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.http import Abort, FakeServer, Repeat, Reply, Request, Step, chunks, rest_json_error
@@ -76,16 +78,52 @@ def large_stream(total_bytes: int, chunk_size: int = 64 * 1024) -> Reply:
     return Reply(headers=(("Content-Type", "text/event-stream"),), steps=steps)
 
 
-class FakeAgentCore(FakeServer):
-    """`POST /runtimes/{agentRuntimeArn}/invocations`; see the module docstring and `FakeServer`.
+@dataclass(frozen=True)
+class StoppedSession:
+    """One `StopRuntimeSession` call as the fake received it; `at` is `time.perf_counter()`."""
 
-    Replies echo the runtime session id header, as AgentCore does.
+    session_id: str
+    agent_runtime_arn: str
+    qualifier: str | None
+    at: float
+
+
+class FakeAgentCore(FakeServer):
+    """`POST /runtimes/{agentRuntimeArn}/invocations` (scripted) and `.../stopruntimesession` (modelled);
+    see the module docstring and `FakeServer`.
+
+    Replies echo the runtime session id header, as AgentCore does. `StopRuntimeSession` is recorded in
+    `stops` and, as AgentCore documents ("instantly terminates the specified session and stops any
+    ongoing streaming responses", devguide runtime-stop-session.html), ends that session's invocations
+    still under way: they stop where they stand and their connections are dropped.
     """
 
-    routes = (re.compile(r"/runtimes/(?P<agentRuntimeArn>[^/]+)/invocations"),)
+    routes = (
+        re.compile(r"/runtimes/(?P<agentRuntimeArn>[^/]+)/invocations"),
+        re.compile(r"/runtimes/(?P<agentRuntimeArn>[^/]+)/(?P<stop>stopruntimesession)"),
+    )
     service = SERVICE
     endpoint_env = "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"
+
+    def __init__(self, default: Reply | None = None) -> None:
+        super().__init__(default)
+        self.stops: list[StoppedSession] = []
+        # True: answer StopRuntimeSession with AccessDeniedException (a role without the permission).
+        self.refuse_stops = False
 
     def extra_headers(self, request: Request) -> list[tuple[str, str]]:
         session = request.headers.get(SESSION_HEADER.lower())
         return [(SESSION_HEADER, session)] if session else []
+
+    def answer(self, request: Request) -> Reply | None:
+        if "stop" not in request.params:
+            return None
+        if self.refuse_stops:
+            return error("AccessDeniedException", "not authorized to perform bedrock-agentcore:StopRuntimeSession")
+        session = request.headers.get(SESSION_HEADER.lower(), "")
+        qualifier = request.query.get("qualifier", [None])[0]
+        for exchange in list(self.exchanges):
+            if exchange.request.headers.get(SESSION_HEADER.lower()) == session and not exchange.done.is_set():
+                exchange.end()
+        self.stops.append(StoppedSession(session, request.params["agentRuntimeArn"], qualifier, time.perf_counter()))
+        return Reply(headers=(("Content-Type", "application/json"),), body=b"{}")

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -121,8 +121,9 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
 
 
-# "stopped": the fake was shut down while the reply was still playing.
-Outcome = Literal["completed", "aborted", "disconnected", "stopped"]
+# "stopped": the fake was shut down while the reply was still playing; "halted": the service ended it
+# (e.g. AgentCore's StopRuntimeSession for its session) and dropped the connection.
+Outcome = Literal["completed", "aborted", "disconnected", "stopped", "halted"]
 
 
 @dataclass
@@ -142,6 +143,16 @@ class Exchange:
     outcome: Outcome | None = None
     # Set once the reply is over, whatever the outcome.
     done: threading.Event = field(default_factory=threading.Event)
+    # Set by `end()`: the service ends the reply where it stands (see `FakeServer.answer`).
+    halt: threading.Event = field(default_factory=threading.Event)
+    _socket: socket.socket | None = None
+
+    def end(self) -> None:
+        """End the reply now, from any thread: the connection is shut, which wakes the reply's thread."""
+        self.halt.set()
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
 
     @property
     def chunks(self) -> list[bytes]:
@@ -176,6 +187,10 @@ class _Stopped(Exception):
     """The fake is shutting down."""
 
 
+class _Halted(Exception):
+    """The service ends this reply itself (`Exchange.halt`)."""
+
+
 class FakeServer:
     """Base class: serves scripted `Reply`s on 127.0.0.1 in a background thread; use it as a context manager.
 
@@ -195,6 +210,7 @@ class FakeServer:
     def __init__(self, default: Reply | None = None) -> None:
         self._default = default or Reply(status=500, body=b'{"message": "no scenario set"}')
         self._queue: collections.deque[Reply] = collections.deque()
+        self._choose: Callable[[Request], Reply | None] | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._live: set[socket.socket] = set()
@@ -207,6 +223,11 @@ class FakeServer:
         self.url = ""
 
     # -- scripting -------------------------------------------------------------------------
+
+    def respond_by(self, choose: Callable[[Request], Reply | None] | None) -> None:
+        """Answer each request with `choose(request)` where that is not None (before queued replies):
+        for scripts that depend on who asks, e.g. by session, whatever order the requests come in."""
+        self._choose = choose
 
     def respond_with(self, reply: Reply) -> None:
         """Answer every request (after any queued replies) with `reply`."""
@@ -305,6 +326,11 @@ class FakeServer:
         """Headers added to every reply to `request` (after the scripted ones)."""
         return []
 
+    def answer(self, request: Request) -> Reply | None:
+        """The service's own reply to `request` (an operation the fake models rather than scripts), or
+        None for the scripted one. Requests answered here are not recorded in `exchanges`."""
+        return None
+
     # -- serving (runs in handler threads) -------------------------------------------------
 
     def _next_reply(self) -> Reply:
@@ -327,13 +353,16 @@ class FakeServer:
             if request is None:
                 return
             params = self._route(request.method, request.path)
+            own = None
             if params is None:
                 reply = rest_json_error("", "UnknownOperationException", "no such route", status=404)
             else:
                 request.params = params
-                reply = self._next_reply()
-            exchange = Exchange(request, reply)
-            self.exchanges.append(exchange)
+                own = self.answer(request)
+                reply = own or (self._choose and self._choose(request)) or self._next_reply()
+            exchange = Exchange(request, reply, _socket=sock)
+            if own is None:
+                self.exchanges.append(exchange)
             _Player(self, sock, exchange).play()
         finally:
             with self._lock:
@@ -395,6 +424,10 @@ class _Player:
             self.fake._record_disconnect(self.exchange)
         except _Stopped:
             self.exchange.outcome = "stopped"
+        except _Halted:
+            self.exchange.outcome = "halted"
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
         finally:
             self.exchange.done.set()
 
@@ -439,6 +472,8 @@ class _Player:
             self.exchange.sent_at.append((time.perf_counter(), data))
 
     def _check_connected(self) -> None:
+        if self.exchange.halt.is_set():
+            raise _Halted
         # A write to a peer that has just closed still succeeds once, so look for its FIN first.
         readable, _, _ = select.select([self.sock], [], [], 0)
         if readable:
@@ -451,6 +486,8 @@ class _Player:
         while (remaining := deadline - time.perf_counter()) > 0:
             if self.fake._stopping.is_set():
                 raise _Stopped
+            if self.exchange.halt.is_set():
+                raise _Halted
             # Waiting on the event itself, the next chunk leaves the moment the test sets it.
             if until is not None and until.wait(min(remaining, _STOP_POLL)):
                 return
@@ -469,7 +506,10 @@ class _Player:
         # Anything else the client sends is ignored: each connection carries one request.
 
     def _gone(self) -> Exception:
-        # Stopping the fake shuts its sockets down, which looks just like a client hanging up.
+        # Stopping the fake (or ending the reply) shuts its socket down, which looks just like a client
+        # hanging up.
+        if self.exchange.halt.is_set():
+            return _Halted()
         return _Stopped() if self.fake._stopping.is_set() else _Disconnected()
 
     def _abort(self, step: Abort) -> None:
@@ -493,6 +533,9 @@ class _Handler(socketserver.BaseRequestHandler):
 
 class _TCPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
+    # socketserver's default backlog of 5 would make a crowd of callers wait for SYN retries (1 s, 3 s):
+    # a service takes hundreds of connections at once.
+    request_queue_size = 1024
     daemon_threads = False  # so server_close() waits for in-flight replies
     block_on_close = True
 

@@ -293,7 +293,7 @@ def test_agentcore_may_invoke_only_the_configured_runtime_and_its_endpoints(prog
     assert backend_statements(run) == [
         {
             "Effect": "Allow",
-            "Action": "bedrock-agentcore:InvokeAgentRuntime",
+            "Action": ["bedrock-agentcore:InvokeAgentRuntime", "bedrock-agentcore:StopRuntimeSession"],
             "Resource": [RUNTIME_ARN, f"{RUNTIME_ARN}/runtime-endpoint/*"],
         }
     ]

@@ -1,0 +1,114 @@
+"""Blocking botocore calls, each on a thread of its own, that a client leaving can abandon cheaply.
+
+Not a pool: a call abandoned by its client still waits for an answer nobody will read, and in a pool
+a storm of them keeps every thread from the callers who stayed. A thread each costs little while it
+waits on the network, but preparing a call (serialising, signing) is Python work under the GIL: with
+hundreds preparing at once the event loop would get a sliver of the CPU. So only `PREPARING` calls
+prepare at a time (a gate released at botocore's `before-send`, when the request is ready to leave);
+the others wait at the gate for free, and one whose client has left by its turn is never sent.
+
+Whether the client is still there is asked of its connection (`CLIENT_CONNECTED`, set by the relay from
+the server's `still_connected` check), not of the event loop: in a storm the loop learns of departures
+late, and a call it still thinks wanted would be sent for nobody.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextvars
+import functools
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+CLIENT_CONNECTED: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(
+    "client_connected", default=lambda: True
+)
+
+PREPARING = 8
+_gate = threading.BoundedSemaphore(PREPARING)
+_holding = threading.local()
+
+
+class Abandoned(Exception):
+    """The call's client left before its turn: it was never sent."""
+
+
+class Call:
+    """One call's fate, shared by the waiting coroutine and the call's thread."""
+
+    def __init__(self, client_connected: Callable[[], bool] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._sent = False
+        self._connected = client_connected or CLIENT_CONNECTED.get()
+
+    def abandon(self) -> bool:
+        """Give the call up; True if it had gone out already (so its work may be under way)."""
+        with self._lock:
+            self._abandoned = True
+            return self._sent
+
+    def run(self, action: Callable[[], T]) -> T:
+        _gate.acquire()
+        _holding.gate = True
+        try:
+            with self._lock:
+                if self._abandoned or not self._connected():
+                    self._abandoned = True
+                    raise Abandoned
+                self._sent = True
+            return action()
+        finally:
+            _release()
+
+
+def watch(client: Any) -> Any:
+    """Let `client`'s calls open the gate for the next one as soon as their request is ready to leave."""
+    client.meta.events.register("before-send", _ready_to_send, unique_id="streamgate-gate")
+    return client
+
+
+def _ready_to_send(**_: Any) -> None:
+    _release()  # returning None: botocore sends the request as usual
+
+
+def _release() -> None:
+    if getattr(_holding, "gate", False):
+        _holding.gate = False
+        _gate.release()
+
+
+def in_own_thread(action: Callable[[], T]) -> concurrent.futures.Future[T]:
+    """`action()` on a new daemon thread; its outcome in the future returned. Never blocks: starting a
+    thread waits until the new thread runs, which under a busy GIL can take milliseconds, so threads
+    are started by a starter thread rather than by the event loop."""
+    outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
+    outcome.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            outcome.set_result(action())
+        except BaseException as error:  # handed over; the waiter decides what it means
+            outcome.set_exception(error)
+
+    _to_start.put(run)
+    _starter()
+    return outcome
+
+
+_to_start: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+
+@functools.cache
+def _starter() -> threading.Thread:
+    def start_each() -> None:
+        while True:
+            threading.Thread(target=_to_start.get(), name="aws-call", daemon=True).start()
+
+    starter = threading.Thread(target=start_each, name="aws-call-starter", daemon=True)
+    starter.start()
+    return starter
