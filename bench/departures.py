@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench.measure import _read_through, _rss_kib, session_id
+from bench.measure import _reader, _rss_kib
+from bench.reader import session_id
 from bench.registry import Relay
 from tests.fakes import Pause, Repeat
 from tests.fakes.agentcore import large_stream, sse, sse_event
@@ -116,7 +117,7 @@ def peak_rss_growth_json(relay: Relay, total: int) -> float:
 def peak_rss_growth_sse(relay: Relay, total: int) -> float:
     """MiB the app's peak RSS grows by while it relays an SSE stream of `total` bytes."""
     relay.fake.respond_with(large_stream(total))
-    return _peak_growth(relay, lambda: _read_through(relay.base, total))
+    return _peak_growth(relay, lambda: _reader("relay", relay.base + "/invoke", str(total)))
 
 
 def _peak_growth(relay: Relay, action) -> float:
