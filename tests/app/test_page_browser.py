@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from handler import events
 from handler.backends.demo import STORY, DemoBackend
 from handler.sse import event
 from handler.upstream import UpstreamError
+from handler.wire import sse as wire_sse
 from tests.app.browser import chromium
 from tests.app.scripted import Fail, Pause, ScriptedBackend, Send
 from tests.loopback import eventually
@@ -135,17 +137,30 @@ def test_the_conversation_keeps_its_session_id_across_turns(serve, page):
 
 
 def test_reasoning_and_tool_events_render_apart_from_the_answer(serve, page):
+    # The app's own renderer (handler/wire/sse.py), so the page follows the event model as it is.
     script = [
-        Send(event({"type": "reasoning", "text": "Thinking about weather."})),
-        # The native schema (handler/wire/sse.py): the start names the call, deltas and stop carry its index.
-        Send(event({"type": "tool_use_start", "index": 1, "id": "t1", "name": "get_weather"})),
-        Send(event({"type": "tool_use_delta", "index": 1, "input": '{"city":'})),
-        Send(event({"type": "tool_use_delta", "index": 1, "input": '"Paris"}'})),
-        Send(event({"type": "tool_use_stop", "index": 1})),
-        Send(b"data: " + json.dumps({"type": "text", "text": "Sunny."}).encode() + b"\r\n\r\n"),
-        Send(event({"type": "done", "stop_reason": "end_turn"}, "done")),
+        events.ReasoningDelta("Thinking about weather."),
+        events.ToolUseStart(0, "tooluse_1", "get_weather"),
+        events.ToolUseDelta(0, '{"city":'),
+        events.ToolUseDelta(0, '"Paris"}'),
+        events.ToolUseStop(0),
+        events.ToolUseStart(1, "tooluse_2", "get_time"),
+        events.ToolUseStop(1),
+        events.TextDelta("Sunny."),
+        events.Done("end_turn"),
     ]
-    ask_once(serve, page, ScriptedBackend(script), until="done")
+    sends = [Send(wire_sse.render(event)) for event in script]
+    # An event may end in CRLF CRLF too (an agent passing its own SSE through).
+    sends[7] = Send(b"data: " + json.dumps({"type": "text", "text": "Sunny."}).encode() + b"\r\n\r\n")
+    ask_once(serve, page, ScriptedBackend(sends), until="done")
     assert text(page, "reasoning") == "Thinking about weather."
-    assert text(page, "tool") == '⚙ get_weather{"city":"Paris"} ✓'
+    assert page.get_by_test_id("tool").all_text_contents() == ['⚙ get_weather{"city":"Paris"} ✓', "⚙ get_time ✓"]
     assert text(page, "answer") == "Sunny."
+    assert text(page, "state") == "done (end_turn)"
+
+
+def test_a_guardrail_ends_the_answer_with_its_reason(serve, page):
+    script = [Send(wire_sse.render(events.TextDelta("Part"))), Send(wire_sse.render(events.GuardrailIntervened()))]
+    ask_once(serve, page, ScriptedBackend(script), until="done")
+    assert text(page, "answer") == "Part"
+    assert text(page, "state") == "done (guardrail_intervened)"
