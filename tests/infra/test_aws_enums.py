@@ -68,3 +68,22 @@ def test_add_permission_accepts_the_function_url_fields_the_program_sets():
 def test_put_integration_accepts_a_response_transfer_mode_and_a_timeout():
     members = SESSION.get_service_model("apigateway").operation_model("PutIntegration").input_shape.members
     assert {"responseTransferMode", "timeoutInMillis"} <= set(members)
+
+
+def test_authorizer_types_quota_periods_and_method_authorizations_are_api_gateway_ones(program):
+    from infra.auth import METHOD_AUTHORIZATION
+    from infra.config import QUOTA_PERIODS
+
+    assert set(QUOTA_PERIODS) == enum("apigateway", "QuotaPeriodType")
+    # PutMethod's authorizationType is a plain string; its documentation lists the valid values.
+    documented = SESSION.get_service_model("apigateway").operation_model("PutMethod").input_shape.members
+    valid = documented["authorizationType"].documentation
+    assert all(f"<code>{value}</code>" in valid for value in METHOD_AUTHORIZATION.values())
+    pool = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf123"
+    function = "arn:aws:lambda:us-east-1:123456789012:function:token-check"
+    for extra in (
+        {"authorizer": "cognito", "cognitoUserPoolArns": [pool]},
+        {"authorizer": "lambda", "authorizerFunctionArn": function},
+    ):
+        for authorizer in program("dev", **extra).of_type("aws:apigateway/authorizer:Authorizer"):
+            assert authorizer.inputs["type"] in enum("apigateway", "AuthorizerType")
