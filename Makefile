@@ -27,8 +27,11 @@ $(CURDIR)/.tools/bin/uv:
 	$(UV) sync --frozen
 	@touch $@
 
+# Bytecode is cached (in .venv/pycache, git-ignored with the venv) even where PYTHONDONTWRITEBYTECODE is set: the
+# suite starts Python dozens of times, and compiling boto3, botocore and pulumi_aws afresh each time cost about a
+# fifth of its CPU (user time 99 s -> 79-83 s, `time .venv/bin/pytest` with and without, on this 2-core machine).
 test: .venv/.synced ## run every test (pytest exits non-zero when nothing is collected)
-	$(RUN) pytest
+	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/.venv/pycache $(RUN) pytest
 
 local: .venv/.synced ## serve the app with the demo backend on PORT (default 8080)
 	BACKEND=$${BACKEND:-demo} PORT=$(PORT) $(RUN) python -m handler

@@ -17,7 +17,7 @@ from handler.backends.aws import socket_of
 from tests.app.expect import without_request_id
 from tests.fakes import FakeAgentCore, Pause, Repeat, lockstep
 from tests.fakes.agentcore import error, json_answer, sse, sse_event
-from tests.loopback import eventually, lockstep_chunks, serve_process, timed_chunks
+from tests.loopback import eventually, lockstep_chunks, serve_process
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef"
 SESSION = "a" * 40
@@ -214,13 +214,17 @@ def test_an_agent_answers_no_openai_routes(app):
 
 def test_a_plain_text_answer_streams_as_text_events_as_it_arrives(fake, app):
     raw = [b"Hello ", "wö".encode()[:2], "ö".encode()[1:] + b"rld", b"!"]  # "ö" split between two reads
-    fake.respond_with(sse(raw, delay=0.1, content_type="text/plain; charset=utf-8"))
-    with httpx.stream("POST", app + "/invoke", json={"prompt": "q"}) as response:
-        chunks = timed_chunks(response)
+    # Lock-step (see `Until`): the agent writes its next piece once the client has the text of the last.
+    seen = [threading.Event() for _ in raw]
+    fake.respond_with(sse(lockstep(raw, seen), content_type="text/plain; charset=utf-8"))
+    with httpx.stream("POST", app + "/invoke", json={"prompt": "q"}, timeout=30) as response:
+        chunks = lockstep_chunks(response, seen)
     texts = [json.loads(chunk.removeprefix(b"data: "))["text"] for _, chunk in chunks]
     assert "".join(texts) == "Hello wörld!"
     assert texts[0] == "Hello ", "the first words went out before the rest was written"
-    assert chunks[-1][0] - chunks[0][0] > 0.2, "the text arrived over time, not in one piece"
+    sent = fake.last.sent_at
+    held = [i for i in range(len(raw) - 1) if chunks[i][0] >= sent[i + 1][0]]
+    assert not held, f"the text of pieces {held} arrived only after the agent wrote the next one"
 
 
 def test_a_json_answer_over_the_cap_ends_with_answer_too_large_and_stops_the_agent(fake, serve):
