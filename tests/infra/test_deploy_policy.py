@@ -19,6 +19,11 @@ EVERY_OPTION = {
     "certificateArn": CERT,
     "endpointType": "EDGE",
     "alarmEmail": "oncall@example.com",
+    "authorizer": "lambda",
+    "authorizerFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:token-check",
+    "reservedConcurrency": 10,
+    "apiKeyRequired": True,
+    "quotaLimit": 1000,
 }
 
 # The create call behind each resource type the program registers (the AWS API the provider calls for it).
@@ -29,12 +34,18 @@ CREATED_BY = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ["iam:AttachRolePolicy"],
     "aws:iam/rolePolicy:RolePolicy": ["iam:PutRolePolicy"],
     "aws:cloudwatch/logGroup:LogGroup": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
-    "aws:lambda/function:Function": ["lambda:CreateFunction", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+    "aws:lambda/function:Function": [
+        "lambda:CreateFunction",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "lambda:PutFunctionConcurrency",
+    ],
     "aws:lambda/functionUrl:FunctionUrl": ["lambda:CreateFunctionUrlConfig"],
     "aws:lambda/permission:Permission": ["lambda:AddPermission"],
     "aws:apigateway/restApi:RestApi": ["apigateway:POST"],
     "aws:apigateway/resource:Resource": ["apigateway:POST"],
     "aws:apigateway/method:Method": ["apigateway:PUT"],
+    "aws:apigateway/authorizer:Authorizer": ["apigateway:POST"],
     "aws:apigateway/integration:Integration": ["apigateway:PUT"],
     "aws:apigateway/response:Response": ["apigateway:PUT"],
     "aws:apigateway/deployment:Deployment": ["apigateway:POST"],
