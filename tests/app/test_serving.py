@@ -113,7 +113,9 @@ def test_1100_idle_sockets_under_lambdas_fd_limit_do_not_make_healthz_unreachabl
             started = time.perf_counter()
             health = httpx.get(base + "/healthz", timeout=5)
             assert health.status_code == 200
-            assert time.perf_counter() - started < 1
+            # Answered by shedding an idle socket, not by waiting for one to time out: within half of
+            # python -m handler's 5 s idle timeout, room for a loaded machine (1.1 s at -n 4, load 8).
+            assert time.perf_counter() - started < 2.5
         finally:
             for connection in idle:
                 connection.close()
