@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from contextlib import contextmanager
 
 import anyio
@@ -12,8 +14,9 @@ from tests.fakes.api_gateway import EDGE, REGIONAL, FakeApiGateway
 from tests.loopback import serve_in_thread
 
 
-def timed_app(head_after: float, pieces: list[tuple[float, bytes]]):
-    """An ASGI app that sends its headers after `head_after` s, then each (pause, bytes) piece."""
+def timed_app(head_after: float, pieces: list[tuple[float | threading.Event, bytes]], sent_at: list | None = None):
+    """An ASGI app that sends its headers after `head_after` s, then each (pause, bytes) piece; a pause that is
+    a `threading.Event` waits (up to 5 s) for the test to set it. `sent_at` gets the time each piece left."""
 
     async def app(scope, receive, send):
         if scope["type"] != "http":
@@ -21,7 +24,12 @@ def timed_app(head_after: float, pieces: list[tuple[float, bytes]]):
         await anyio.sleep(head_after)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         for pause, data in pieces:
-            await anyio.sleep(pause)
+            if isinstance(pause, threading.Event):
+                await anyio.to_thread.run_sync(pause.wait, 5, abandon_on_cancel=True)
+            else:
+                await anyio.sleep(pause)
+            if sent_at is not None:
+                sent_at.append(time.perf_counter())
             await send({"type": "http.response.body", "body": data, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -40,16 +48,22 @@ def test_the_scaled_timings_are_the_documented_ones_shrunk():
 
 
 def test_bytes_pass_as_they_arrive_and_the_status_only_once_the_app_sent_its_headers():
-    app = timed_app(0.2, [(0, b"one"), (0.1, b"two")])
-    with through(app, idle_timeout=1) as gateway:
-        response = httpx.post(gateway.url + "/x", content=b"{}")
-    assert (response.status_code, response.content) == (200, b"onetwo")
+    # Lock-step: the app sends "two" once the client has "one" (or after 5 s), so "one" held in the
+    # gateway shows as passing after "two" left the app, however loaded the machine is.
+    client_has_one, app_sent = threading.Event(), []
+    app = timed_app(0.2, [(0, b"one"), (client_has_one, b"two")], app_sent)
+    with through(app, idle_timeout=10) as gateway, httpx.stream("POST", gateway.url + "/x", content=b"{}") as response:
+        received = []
+        for chunk in response.iter_raw():
+            received.append(chunk)
+            client_has_one.set()
+    assert (response.status_code, received) == (200, [b"one", b"two"])
     passage = gateway.last
     assert passage.outcome == "completed"
     assert passage.first_byte_after >= 0.2, "HTTP_PROXY sends nothing before the integration's headers"
     (_, one), (_, two) = passage.sent_at[1:]
     assert (one, two) == (b"one", b"two")
-    assert passage.sent_at[2][0] - passage.sent_at[1][0] >= 0.09
+    assert passage.sent_at[1][0] < app_sent[1], 'the gateway held "one" until the app sent "two"'
 
 
 def test_no_headers_within_the_integration_timeout_is_the_gateways_504():
