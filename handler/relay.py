@@ -71,6 +71,10 @@ class RelayResponse:
         extensions.get(serving.ON_DISCONNECT, []).append(partial(_client_left, opened, state))
         if serving.STILL_CONNECTED in extensions:
             calls.CLIENT_CONNECTED.set(extensions[serving.STILL_CONNECTED])
+            if not extensions[serving.STILL_CONNECTED]():
+                # Read late, its client already gone (a crowd that asks and leaves): start nothing.
+                state["outcome"] = "client_gone"
+                return
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_disconnect, receive, group.cancel_scope, opened, state)

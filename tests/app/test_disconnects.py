@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from handler.backends.agentcore import AgentCoreBackend
+from tests.app.scripted import ScriptedBackend, Send
 from tests.fakes import FakeAgentCore, Pause
 from tests.fakes.agentcore import sse, sse_event
 from tests.loopback import eventually
@@ -127,3 +128,20 @@ def test_leaving_is_logged_as_client_gone_even_when_the_cut_off_upstream_fails_a
             read_first_event(connection)
     outcomes = {line["outcome"] for line in access_log.records(at_least=20)}
     assert outcomes == {"client_gone"}
+
+
+def test_a_request_read_after_its_client_hung_up_starts_no_work_and_is_logged_as_gone(serve, access_log):
+    """In a storm the app reads requests late; one whose client is gone by then (the kernel knows) costs
+    no upstream call at all."""
+    backend = ScriptedBackend([Send(b"data: x\n\n")], open_delay=5)
+    body = json.dumps({"prompt": "q"}).encode()
+    with serve(backend) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            # Corked, the request and the FIN leave in one segment: the app cannot read one without the other.
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            connection.sendall(b"POST /invoke HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))
+            connection.shutdown(socket.SHUT_WR)
+        (line,) = access_log.records()
+    assert line["outcome"] == "client_gone"
+    assert backend.opened == []
