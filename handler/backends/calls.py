@@ -107,7 +107,11 @@ _to_start: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
 def _starter() -> threading.Thread:
     def start_each() -> None:
         while True:
-            threading.Thread(target=_to_start.get(), name="aws-call", daemon=True).start()
+            action = _to_start.get()
+            try:
+                threading.Thread(target=action, name="aws-call", daemon=True).start()
+            except RuntimeError:  # no thread to be had: run it here rather than never
+                action()
 
     starter = threading.Thread(target=start_each, name="aws-call-starter", daemon=True)
     starter.start()

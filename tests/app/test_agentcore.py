@@ -239,7 +239,7 @@ def test_a_json_answer_over_the_cap_ends_with_answer_too_large_and_stops_the_age
     error_event = json.loads(data.removeprefix(b"data: "))
     assert error_event["error"] == "AnswerTooLarge"
     assert error_event["message"] == "the agent's answer is larger than 4096 bytes"
-    assert fake.last.done.wait(5)
+    assert fake.last.done.wait(15)
     assert fake.last.outcome == "disconnected", "the app hung up rather than reading the rest"
 
 
