@@ -40,22 +40,19 @@ async def collect(reader: BodyReader) -> list[bytes]:
 def test_each_piece_is_handed_over_as_soon_as_it_is_read():
     pipe = Pipe()
 
-    async def scenario() -> list[float]:
-        handed: list[float] = []
+    async def scenario() -> None:
         chunks = BodyReader(pipe.read1).chunks()
         for expected in (b"one", b"two", b"three"):
-            fed_at = time.perf_counter()
             pipe.feed(expected)
-            assert await anext(chunks) == expected
-            handed.append(time.perf_counter() - fed_at)
+            # Lock-step: nothing more is fed until this piece is out, so a reader that waits for more (or
+            # for a batch to fill) never hands it over; how fast it does is `make bench`'s forwarding lag.
+            assert await asyncio.wait_for(anext(chunks), 5) == expected
             await asyncio.sleep(0.02)
         pipe.feed(b"")
         with pytest.raises(StopAsyncIteration):
             await anext(chunks)
-        return handed
 
-    delays = asyncio.run(scenario())
-    assert max(delays) < 0.02
+    asyncio.run(scenario())
 
 
 def test_what_arrived_while_the_loop_was_busy_comes_as_one_piece_in_order():
