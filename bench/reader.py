@@ -1,7 +1,7 @@
 """The bench's clients, each run as a process of its own (`python -m bench.reader …`), so no reader
 shares a GIL with the fake or with the app it measures. Prints one JSON document on stdout.
 
-    direct TOTAL         read TOTAL bytes from the AgentCore fake as the app does (botocore, raw read1)
+    direct TOTAL         read TOTAL bytes from the AgentCore fake as a client does (botocore, raw read1)
     relay URL TOTAL      read TOTAL bytes from the app's /invoke with the same read1 loop
     events URL N         N concurrent /invoke streams; the arrival time of every completed event
 
@@ -34,8 +34,10 @@ def _drain(read1: Callable[[int], bytes]) -> int:
 
 
 def direct(total: int) -> dict[str, float]:
-    """botocore's call, then read1 on the raw body until it ends: what the app itself does upstream.
-    The client is made before the clock starts (the app makes its own at start-up)."""
+    """botocore's call, then urllib3's read1 on the raw body until it ends: what a Python client of
+    the upstream does. `relay` reads the app with the same loop, so the ratio is what a client gives
+    up by reading through the relay. The client is made before the clock starts (the app makes its
+    own at start-up)."""
     import boto3
     from botocore.config import Config
 

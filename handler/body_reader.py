@@ -14,7 +14,7 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
 
-READ_SIZE = 256 * 1024
+READ_SIZE = 1024 * 1024
 
 
 class BodyReader:
@@ -53,8 +53,8 @@ class BodyReader:
                     parts, self._parts, self._buffered = self._parts, [], 0
                     finished, error = self._finished, self._error
                     self._room.notify()
-                if parts:
-                    yield parts[0] if len(parts) == 1 else b"".join(parts)
+                for piece in _coalesced(parts):
+                    yield piece
                 if error is not None:
                     raise error
                 if finished:
@@ -118,3 +118,26 @@ class BodyReader:
         # A closed loop raises RuntimeError: nobody is listening any more.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._arrived.set)  # type: ignore[union-attr]
+
+
+# Parts at least this big go over as they are: joining them would copy megabytes to save a wake-up.
+WHOLE = 64 * 1024
+
+
+def _coalesced(parts: list[bytes]) -> list[bytes]:
+    """`parts` with each run of small ones joined into one piece, and big ones left alone."""
+    if len(parts) == 1:
+        return parts
+    pieces: list[bytes] = []
+    run: list[bytes] = []
+    for part in parts:
+        if len(part) < WHOLE:
+            run.append(part)
+            continue
+        if run:
+            pieces.append(run[0] if len(run) == 1 else b"".join(run))
+            run = []
+        pieces.append(part)
+    if run:
+        pieces.append(run[0] if len(run) == 1 else b"".join(run))
+    return pieces

@@ -53,7 +53,7 @@ class AgentCoreBackend:
             "invoke_agent_runtime", discard=lambda unread: unread["response"].close(), abandoned=stop, **request
         )
         raw = response["response"]._raw_stream
-        body = aws.threaded_body(raw.read1, raw, sse.MEDIA_TYPE)
+        body = aws.threaded_body(raw, sse.MEDIA_TYPE)
         content_type = response.get("contentType", "")
         if content_type.startswith(sse.MEDIA_TYPE):
             chunks = body.chunks

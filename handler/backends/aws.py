@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
-from handler.backends import calls
+from handler.backends import calls, http_body
 from handler.body_reader import BodyReader
 from handler.upstream import Upstream, UpstreamError
 
@@ -206,13 +206,11 @@ def upstream_error(error: Any) -> UpstreamError:
     return UpstreamError(details.get("Code") or "UpstreamError", message, str(error))
 
 
-def threaded_body(read1: Callable[[int], bytes], raw: Any, media_type: str) -> Upstream:
-    """An answer read by `read1` on its own thread from the urllib3 response `raw`, forwarded as it
-    arrives. For a plain body `read1` is `raw.read1`: it returns whatever has arrived, where botocore's
-    `iter_chunks`/`iter_lines` would wait for their chunk size to fill and so buffer a slow answer."""
-    # botocore turns urllib3's length check off; without it an answer cut short looks complete.
-    raw.enforce_content_length = True
-    reader = BodyReader(read1, more_waiting=_readable(raw))
+def threaded_body(raw: Any, media_type: str) -> Upstream:
+    """The body of the urllib3 response `raw`, read on its own thread and forwarded as it arrives.
+    Each read returns whatever has arrived (see `http_body`), where botocore's `iter_chunks` and
+    `iter_lines` would wait for their chunk size to fill and so buffer a slow answer."""
+    reader = BodyReader(http_body.reader(raw), more_waiting=_readable(raw))
 
     async def close() -> None:
         reader.close()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from handler.body_reader import BodyReader
+from handler.body_reader import WHOLE, BodyReader
 
 
 class Pipe:
@@ -151,3 +151,18 @@ def test_a_read_failing_inside_a_batch_still_hands_over_what_came_before_it():
     with pytest.raises(ConnectionResetError):
         asyncio.run(scenario())
     assert b"".join(received) == b"ab"
+
+
+def test_big_pieces_go_over_as_read_and_only_small_neighbours_are_joined():
+    """Joining megabytes would copy them to save one wake-up; small pieces are still joined."""
+    big, other = b"B" * WHOLE, b"C" * (WHOLE + 1)
+    pipe = Pipe()
+    for piece in (b"a", b"b", big, b"c", other, b""):
+        pipe.feed(piece)
+
+    async def scenario() -> list[bytes]:
+        return await collect(BodyReader(pipe.read1, more_waiting=lambda: pipe.unread() > 0, limit=1 << 30))
+
+    pieces = asyncio.run(scenario())
+    assert pieces == [b"ab", big, b"c", other]
+    assert pieces[1] is big and pieces[3] is other
