@@ -67,7 +67,7 @@ class ChunkedBody:
             line_end = data.find(b"\r\n", pos, pos + MAX_FRAMING)
             if line_end == -1:
                 if end - pos >= MAX_FRAMING:
-                    raise FramingError("a chunk size line longer than %d bytes" % MAX_FRAMING)
+                    raise FramingError(f"a chunk size line longer than {MAX_FRAMING} bytes")
                 self._framing = data[pos:]
                 break
             self._line(data[pos:line_end])
