@@ -146,6 +146,9 @@ class RelayResponse:
                     if chunk:
                         await handover.send(chunk)
             except UpstreamError as failure:
+                if failure.code == "ClientGone":  # heard by the reading thread, before the server did
+                    _client_left(opened, state)
+                    return
                 await self._fail(handover, state, failure)
             except Exception as error:
                 log.exception("the upstream failed mid-stream")
@@ -153,7 +156,10 @@ class RelayResponse:
 
     @staticmethod
     async def _fail(handover: ObjectSendStream[Handover], state: dict, failure: UpstreamError) -> None:
-        """What was sent stays sent; the writer tells the client why the answer stops here."""
+        """What was sent stays sent; the writer tells the client why the answer stops here. A client
+        that left cut the stream off itself (its upstream was hung up on): nothing failed."""
+        if state.get("outcome") == "client_gone":
+            return
         _settle(state, "upstream_error")
         state["error"] = failure.code
         state["error_detail"] = failure.detail or f"{failure.code}: {failure.message}"

@@ -24,7 +24,6 @@ import json
 import logging
 import select
 import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import uvicorn
@@ -118,20 +117,31 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         return True
 
 
-def _still_connected(transport: asyncio.Transport) -> Callable[[], bool]:
-    """Whether the peer of `transport` has not hung up: poll(2) for a hang-up, read nothing."""
-    sock = transport.get_extra_info("socket")
-    fd = sock.fileno() if sock is not None else -1
-    if fd < 0:
-        return lambda: True
-    gone = select.POLLRDHUP | select.POLLHUP | select.POLLERR  # type: ignore[attr-defined]
+class ClientConnection:
+    """The client's end of one connection, for any thread to ask about: `connection()` says whether the
+    peer has not hung up (poll(2) for a hang-up, reading nothing); `fileno()` is its socket, for a
+    thread that waits on the upstream to wait on the hang-up too (see `handler.backends.hangup`)."""
 
-    def still_connected() -> bool:
+    # POLLRDHUP (the peer shut its side) is Linux's; elsewhere a hang-up shows when the socket closes.
+    _GONE = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def __call__(self) -> bool:
+        if self._fd < 0:
+            return True
         poller = select.poll()  # one per question: a poll object may not be polled from two threads
-        poller.register(fd, gone)
+        poller.register(self._fd, self._GONE)
         return not poller.poll(0)
 
-    return still_connected
+    def fileno(self) -> int:
+        return self._fd
+
+
+def _still_connected(transport: asyncio.Transport) -> ClientConnection:
+    sock = transport.get_extra_info("socket")
+    return ClientConnection(sock.fileno() if sock is not None else -1)
 
 
 def protocol(max_connections: int, idle_seconds: float) -> type[GuardedHttpProtocol]:

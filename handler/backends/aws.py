@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
-from handler.backends import calls, http_body
+from handler.backends import calls, hangup, http_body
 from handler.body_reader import BodyReader
 from handler.upstream import Upstream, UpstreamError
 
@@ -32,7 +32,7 @@ MAX_CONCURRENT_CALLS = 256
 # What a client is told when AWS cannot be reached; the reason (endpoint URL and all) is for the log.
 UNREACHABLE = "the upstream could not be reached"
 _CALLS = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="aws-call")
-_CLEANUP = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="aws-cleanup")
+_CLEANUP = calls.CleanupLane()
 
 # How many times botocore may send one call. InvokeAgentRuntime is not idempotent (an agent's tools
 # may have side effects): one attempt, whatever fails — botocore's default would send it again on a
@@ -141,8 +141,9 @@ class Client:
         """Start a call nobody waits for (e.g. stopping a session for a client that left); a failure is
         logged. Without a client yet there is nothing to act on: no call of this client got anywhere.
 
-        Such calls clean up after clients that left, so they take a lane of their own, a few at a time:
-        in a storm of departures they must not queue ahead of (or crowd out) the callers who stayed."""
+        Such calls clean up after clients that left, so they take a lane of their own that waits for
+        the departures to pause: in a storm they must not queue ahead of (or crowd out) the callers
+        who stayed, nor slow the hearing of the next hang-up."""
         if not self._made.done() or self._made.exception() is not None:
             return
         client = self._made.result()
@@ -209,8 +210,9 @@ def upstream_error(error: Any) -> UpstreamError:
 def threaded_body(raw: Any, media_type: str) -> Upstream:
     """The body of the urllib3 response `raw`, read on its own thread and forwarded as it arrives.
     Each read returns whatever has arrived (see `http_body`), where botocore's `iter_chunks` and
-    `iter_lines` would wait for their chunk size to fill and so buffer a slow answer."""
-    reader = BodyReader(http_body.reader(raw), more_waiting=_readable(raw))
+    `iter_lines` would wait for their chunk size to fill and so buffer a slow answer. Between reads the
+    thread also listens for the client hanging up (see `hangup`)."""
+    reader = BodyReader(http_body.reader(raw, _watching(raw)), more_waiting=_readable(raw))
 
     async def close() -> None:
         reader.close()
@@ -233,6 +235,15 @@ async def _fetched(items: Iterator[T]) -> AsyncIterator[T]:
     end = object()
     while (item := await asyncio.wrap_future(_CALLS.submit(next, items, end))) is not end:
         yield item  # type: ignore[misc]
+
+
+def _watching(raw: Any) -> Callable[[Any], Any] | None:
+    """How to make the reads of `raw` hear this request's client hang up, if its socket is known."""
+    upstream = socket_of(raw)
+    client_fd = getattr(calls.CLIENT_CONNECTED.get(), "fileno", lambda: -1)()
+    if upstream is None or client_fd < 0:
+        return None
+    return lambda file: hangup.WatchedFile(file, upstream, client_fd, partial(hang_up, raw))
 
 
 def _readable(raw: Any) -> Callable[[], bool]:
@@ -267,6 +278,8 @@ async def _with_upstream_errors(chunks: AsyncIterator[T]) -> AsyncIterator[T]:
             yield chunk
     except UpstreamError:
         raise
+    except hangup.ClientGone:
+        raise UpstreamError("ClientGone", "the client left", "heard by the reading thread") from None
     except ClientError as error:  # e.g. an exception event in a model's event stream
         raise upstream_error(error) from error
     except Exception as error:  # urllib3's ProtocolError, a reset socket, a read cut off by close()

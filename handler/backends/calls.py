@@ -17,12 +17,15 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import functools
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 CLIENT_CONNECTED: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(
     "client_connected", default=lambda: True
@@ -116,3 +119,48 @@ def _starter() -> threading.Thread:
     starter = threading.Thread(target=start_each, name="aws-call-starter", daemon=True)
     starter.start()
     return starter
+
+
+class CleanupLane:
+    """Calls that clean up after clients who left (StopRuntimeSession), run in order on one thread once
+    the departures pause.
+
+    A crowd leaving at once is when the event loop is busiest: it must hear each hang-up and tell each
+    upstream (the FIN costs microseconds). A cleanup call is milliseconds of Python under the GIL, so
+    run at once they would slow the loop's hearing of the next hang-up. They wait until no departure has
+    come for `settle` seconds, or until the oldest has waited `at_most`: a lone departure is cleaned up
+    within `settle`, a storm's right after it.
+    """
+
+    def __init__(self, settle: float = 0.05, at_most: float = 0.5) -> None:
+        self.settle = settle
+        self.at_most = at_most
+        self._waiting: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, action: Callable[[], object]) -> None:
+        """Run `action` once the departures pause; its failure is its own to handle."""
+        self._waiting.put(action)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="aws-cleanup", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            for action in self._settled():
+                try:
+                    action()
+                except Exception:  # one cleanup failing must not end the lane for the others
+                    log.exception("streamgate: a cleanup call failed")
+
+    def _settled(self) -> list[Callable[[], object]]:
+        batch = [self._waiting.get()]
+        give_up_at = time.monotonic() + self.at_most
+        while (wait := min(self.settle, give_up_at - time.monotonic())) > 0:
+            try:
+                batch.append(self._waiting.get(timeout=wait))
+            except queue.Empty:
+                break
+        return batch

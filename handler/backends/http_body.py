@@ -109,14 +109,17 @@ class LengthBody:
         return data
 
 
-def reader(raw: Any) -> Callable[[int], bytes]:
-    """The fastest faithful `read1` for the urllib3 response `raw`, before any of its body was read."""
+def reader(raw: Any, watch: Callable[[BinaryIO], BinaryIO] | None = None) -> Callable[[int], bytes]:
+    """The fastest faithful `read1` for the urllib3 response `raw`, before any of its body was read;
+    `watch` wraps the socket file it reads (see `hangup.WatchedFile`)."""
     response = getattr(raw, "_fp", None)  # http.client's HTTPResponse
     file = getattr(response, "fp", None)
     coded = raw.headers.get("content-encoding", "identity").lower() != "identity"
     if file is None or coded or not hasattr(file, "read1"):
         raw.enforce_content_length = True  # botocore turns urllib3's length check off
         return raw.read1
+    if watch is not None:
+        file = watch(file)
     if response.chunked and response.chunk_left is None:
         return ChunkedBody(file).read1
     if not response.chunked and response.length is not None:

@@ -3,9 +3,11 @@ calls hold no worker a staying client needs, and the upstream hears of it at onc
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import socket
+import threading
 import time
 
 import httpx
@@ -145,3 +147,38 @@ def test_a_request_read_after_its_client_hung_up_starts_no_work_and_is_logged_as
         (line,) = access_log.records()
     assert line["outcome"] == "client_gone"
     assert backend.opened == []
+
+
+class LoopRecording(AgentCoreBackend):
+    """The agentcore backend, noting the event loop it serves on (so the test can hold it up)."""
+
+    loop: asyncio.AbstractEventLoop
+
+    async def open(self, request):  # type: ignore[override]
+        self.loop = asyncio.get_running_loop()
+        return await super().open(request)
+
+
+def test_the_upstream_hears_a_hang_up_while_the_event_loop_is_held_up(agentcore, serve, access_log):
+    """The thread reading the answer waits on the client's socket too: the FIN reaches the upstream
+    while the event loop is busy (as it is when a crowd leaves at once), not when it comes round to it."""
+    agentcore.refuse_stops = True  # only the connection's close can end the exchange
+    agentcore.respond_with(sse([sse_event({"n": 1}), Pause(30)]))
+    backend = LoopRecording(ARN, client=agentcore.client())
+    stuck = threading.Event()
+    held_until: list[float] = []
+
+    def hold_up() -> None:
+        held_until.append(time.perf_counter() + 2)
+        stuck.set()
+        time.sleep(2)
+
+    with serve(backend, heartbeat_seconds=60) as base:
+        with ask(base) as connection:
+            read_first_event(connection)
+            backend.loop.call_soon_threadsafe(hold_up)
+            assert stuck.wait(5)
+        assert agentcore.last.disconnected.wait(5)
+        assert agentcore.last.disconnected_at < held_until[0], "the upstream heard only once the loop was free"
+        assert eventually(lambda: access_log.getvalue(), timeout=10)
+        assert access_log.records()[0]["outcome"] == "client_gone"

@@ -475,8 +475,7 @@ class _Player:
         if self.exchange.halt.is_set():
             raise _Halted
         # A write to a peer that has just closed still succeeds once, so look for its FIN first.
-        readable, _, _ = select.select([self.sock], [], [], 0)
-        if readable:
+        if _readable(self.sock, 0):
             self._drain_or_raise()
 
     def _wait(self, seconds: float, until: threading.Event | None = None) -> None:
@@ -492,8 +491,7 @@ class _Player:
             if until is not None and until.wait(min(remaining, _STOP_POLL)):
                 return
             timeout = 0 if until is not None else min(remaining, _STOP_POLL)
-            readable, _, _ = select.select([self.sock], [], [], timeout)
-            if readable:
+            if _readable(self.sock, timeout):
                 self._drain_or_raise()
 
     def _drain_or_raise(self) -> None:
@@ -522,6 +520,14 @@ class _Player:
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+
+
+def _readable(sock: socket.socket, timeout: float) -> bool:
+    """Whether `sock` has bytes (or its peer's FIN) within `timeout` seconds. poll(2), not select(2):
+    a crowd of connections takes descriptors above 1023, which select cannot watch."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
 
 
 class _Handler(socketserver.BaseRequestHandler):
