@@ -6,7 +6,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TypeVar
 
 from handler.caller import PRINCIPALS, SOURCES, CallerSource
@@ -27,7 +27,37 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
+class ModelOptions:
+    """The model's settings (bedrock); None leaves the model's own default. The stack sets them on the function
+    (infra/config.py, through `environment`) and the app reads them back (`Settings.from_env`), both naming each
+    variable by `variable`, so a setting renamed on one side is renamed on the other."""
+
+    system_prompt: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    guardrail_identifier: str | None = None
+    guardrail_version: str | None = None
+    guardrail_stream_mode: str = "sync"
+    # Model-specific request fields, e.g. {"thinking": {"type": "enabled", "budget_tokens": 2048}} to make
+    # an Anthropic model reason (Bedrock's additionalModelRequestFields).
+    model_request_fields: str | None = None
+
+    @staticmethod
+    def variable(field: str) -> str:
+        """The environment variable a setting travels in: its field's name in capitals (MAX_TOKENS, ...)."""
+        return field.upper()
+
+    def environment(self) -> dict[str, str]:
+        """The variables for the settings that are set; the stream mode goes only with a guardrail."""
+        values = {field.name: getattr(self, field.name) for field in fields(ModelOptions)}
+        if not self.guardrail_identifier:
+            values["guardrail_stream_mode"] = None
+        return {self.variable(name): str(value) for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Settings(ModelOptions):
     backend: str = "demo"
     agent_runtime_arn: str | None = None
     agent_qualifier: str | None = None
@@ -51,17 +81,6 @@ class Settings:
     metrics_namespace: str = DEFAULT_NAMESPACE
     # GET / serves the page in handler/web/ (the stack's webUi setting; on for `make local`).
     web_ui: bool = True
-    # The model's settings (bedrock); None leaves the model's own default.
-    system_prompt: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    guardrail_identifier: str | None = None
-    guardrail_version: str | None = None
-    guardrail_stream_mode: str = "sync"
-    # Model-specific request fields, e.g. {"thinking": {"type": "enabled", "budget_tokens": 2048}} to make
-    # an Anthropic model reason (Bedrock's additionalModelRequestFields).
-    model_request_fields: str | None = None
     # Set when an authorizer guards the API: every invoke then has a caller, and sessions are scoped to it.
     caller_source: CallerSource | None = None
 
@@ -100,14 +119,7 @@ class Settings:
                 "a CloudWatch namespace (1-255 of A-Z a-z 0-9 space . - _ / # :, not starting with AWS/)",
             ),
             web_ui=reader.flag("WEB_UI", cls.web_ui),
-            system_prompt=reader.text("SYSTEM_PROMPT"),
-            max_tokens=reader.optional_integer("MAX_TOKENS", low=1, high=1_000_000),
-            temperature=reader.optional_number("TEMPERATURE", low=0, high=1),
-            top_p=reader.optional_number("TOP_P", low=0, high=1),
-            guardrail_identifier=reader.matching("GUARDRAIL_IDENTIFIER", GUARDRAIL_IDENTIFIER, "a guardrail id or ARN"),
-            guardrail_version=reader.matching("GUARDRAIL_VERSION", GUARDRAIL_VERSION, "a version number or DRAFT"),
-            guardrail_stream_mode=reader.choice("GUARDRAIL_STREAM_MODE", GUARDRAIL_STREAM_MODES, default="sync"),
-            model_request_fields=reader.json_object("MODEL_REQUEST_FIELDS"),
+            **_model_options(reader),
             caller_source=_caller_source(reader),
         )
         if (settings.guardrail_identifier is None) != (settings.guardrail_version is None):
@@ -121,6 +133,23 @@ class Settings:
         if backend != "demo" and not settings.aws_region:
             raise ConfigError(f"AWS_REGION is not set (Lambda sets it; export it to run BACKEND={backend} locally)")
         return settings
+
+
+def _model_options(reader: _Reader) -> dict[str, object]:
+    """The model's settings, each from the variable `ModelOptions.environment` sets it in."""
+    name = ModelOptions.variable
+    return {
+        "system_prompt": reader.text(name("system_prompt")),
+        "max_tokens": reader.optional_integer(name("max_tokens"), low=1, high=1_000_000),
+        "temperature": reader.optional_number(name("temperature"), low=0, high=1),
+        "top_p": reader.optional_number(name("top_p"), low=0, high=1),
+        "guardrail_identifier": reader.matching(
+            name("guardrail_identifier"), GUARDRAIL_IDENTIFIER, "a guardrail id or ARN"
+        ),
+        "guardrail_version": reader.matching(name("guardrail_version"), GUARDRAIL_VERSION, "a version number or DRAFT"),
+        "guardrail_stream_mode": reader.choice(name("guardrail_stream_mode"), GUARDRAIL_STREAM_MODES, default="sync"),
+        "model_request_fields": reader.json_object(name("model_request_fields")),
+    }
 
 
 def _open_grace(reader: _Reader, heartbeat: float) -> float:

@@ -22,7 +22,7 @@ from handler.cors import ANY_ORIGIN, ORIGIN, OriginListError, parse_origins
 from handler.metrics import NAMESPACE as METRICS_NAMESPACE
 from handler.settings import BACKENDS as APP_BACKENDS
 from handler.settings import GUARDRAIL_IDENTIFIER as APP_GUARDRAIL_IDENTIFIER
-from handler.settings import GUARDRAIL_STREAM_MODES
+from handler.settings import GUARDRAIL_STREAM_MODES, ModelOptions
 from handler.settings import GUARDRAIL_VERSION as APP_GUARDRAIL_VERSION
 from infra import modes
 from infra.config_reference import load_schema
@@ -147,37 +147,6 @@ class ConfigError(pulumi.RunError):
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """What the bedrock backend asks of every ConverseStream call; a request may lower `max_tokens` only.
-    None (0 for max_tokens) leaves the model's own default."""
-
-    system_prompt: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    guardrail_identifier: str | None = None
-    guardrail_version: str | None = None
-    guardrail_stream_mode: str = "sync"
-    request_fields: str | None = None
-
-    def environment(self) -> dict[str, str]:
-        """The app's variables for these settings (handler/settings.py reads them)."""
-        values = {
-            "SYSTEM_PROMPT": self.system_prompt,
-            "MAX_TOKENS": self.max_tokens,
-            "TEMPERATURE": self.temperature,
-            "TOP_P": self.top_p,
-            "GUARDRAIL_IDENTIFIER": self.guardrail_identifier,
-            "GUARDRAIL_VERSION": self.guardrail_version,
-            "MODEL_REQUEST_FIELDS": self.request_fields,
-        }
-        env = {name: str(value) for name, value in values.items() if value is not None}
-        if self.guardrail_identifier:
-            env["GUARDRAIL_STREAM_MODE"] = self.guardrail_stream_mode
-        return env
-
-
-@dataclass(frozen=True)
 class MonitoringSettings:
     """Where the app's metrics go, who gets paged, and when (infra/monitoring.py)."""
 
@@ -202,7 +171,8 @@ class Settings:
     agent_runtime_arn: str | None
     agent_qualifier: str | None
     model_id: str | None
-    model: ModelConfig
+    # What the bedrock backend asks of every ConverseStream call; a request may lower `max_tokens` only.
+    model: ModelOptions
     architecture: str
     memory_size: int
     timeout: int
@@ -413,7 +383,7 @@ def _monitoring(read: _Reader, stack: str) -> MonitoringSettings:
     )
 
 
-def _model(read: _Reader, backend: str) -> ModelConfig:
+def _model(read: _Reader, backend: str) -> ModelOptions:
     prompt = read.raw("systemPrompt") or None
     if prompt is not None and len(prompt.encode()) > MAX_SYSTEM_PROMPT_BYTES:
         raise ConfigError(
@@ -427,7 +397,7 @@ def _model(read: _Reader, backend: str) -> ModelConfig:
             f"{PROJECT}:guardrailIdentifier={identifier or ''!r} and guardrailVersion={version or ''!r}: "
             "set both or neither"
         )
-    config = ModelConfig(
+    config = ModelOptions(
         system_prompt=prompt,
         max_tokens=read.integer("maxTokens", 0, 1_000_000, why="0 leaves the model's default") or None,
         temperature=read.unit_interval("temperature"),
@@ -435,10 +405,10 @@ def _model(read: _Reader, backend: str) -> ModelConfig:
         guardrail_identifier=identifier,
         guardrail_version=version,
         guardrail_stream_mode=read.choice("guardrailStreamProcessingMode", GUARDRAIL_STREAM_MODES),
-        request_fields=_request_fields(read),
+        model_request_fields=_request_fields(read),
     )
     shaping = {
-        "additionalModelRequestFields": config.request_fields,
+        "additionalModelRequestFields": config.model_request_fields,
         "systemPrompt": prompt,
         "temperature": config.temperature,
         "topP": config.top_p,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
+
 import pytest
 
-from handler.settings import ConfigError, Settings
+from handler.settings import ConfigError, ModelOptions, Settings
 
 
 def test_defaults_serve_the_demo_backend():
@@ -87,3 +89,25 @@ def test_a_namespace_cloudwatch_would_refuse_stops_the_app_at_start_up(namespace
     with pytest.raises(ConfigError) as refused:
         Settings.from_env({"METRICS_NAMESPACE": namespace})
     assert str(refused.value).startswith(f"METRICS_NAMESPACE={namespace!r} is not a CloudWatch namespace")
+
+
+def test_the_model_settings_the_stack_sets_are_the_ones_the_app_reads():
+    options = ModelOptions(
+        system_prompt="Be brief.",
+        max_tokens=300,
+        temperature=0.2,
+        top_p=0.9,
+        guardrail_identifier="gr0abc123def",
+        guardrail_version="DRAFT",
+        guardrail_stream_mode="async",
+        model_request_fields='{"thinking":{"type":"enabled","budget_tokens":1024}}',
+    )
+    env = options.environment()
+    assert set(env) == {field.name.upper() for field in fields(ModelOptions)}
+    settings = Settings.from_env(env)
+    assert {field.name: getattr(settings, field.name) for field in fields(ModelOptions)} == asdict(options)
+
+
+def test_unset_model_settings_set_no_variables_and_the_stream_mode_goes_only_with_a_guardrail():
+    assert ModelOptions().environment() == {}
+    assert ModelOptions(max_tokens=5, guardrail_stream_mode="async").environment() == {"MAX_TOKENS": "5"}
