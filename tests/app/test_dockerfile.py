@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -62,10 +63,19 @@ def test_the_image_installs_exactly_the_locked_requirements():
     assert "pip install --no-cache-dir --require-hashes --no-deps -r requirements.txt" in run
     requirements = (ROOT / "handler" / "requirements.txt").read_text()
     lock = (ROOT / "uv.lock").read_text()
-    for package in ("starlette", "uvicorn", "boto3"):
+    for package in ("starlette", "uvicorn", "botocore"):
         pinned = next(line for line in requirements.splitlines() if line.startswith(package + "=="))
         version = pinned.split("==")[1].split()[0]
         assert f'name = "{package}"\nversion = "{version}"' in lock
+
+
+def test_the_image_carries_botocore_without_boto3():
+    """The app imports botocore alone (handler/backends/aws.py); boto3 and its s3transfer would be dead weight."""
+    pinned = {line.split("==")[0] for line in (ROOT / "handler" / "requirements.txt").read_text().splitlines()}
+    assert "botocore" in pinned
+    assert not {"boto3", "s3transfer"} & pinned
+    imports = re.compile(r"^\s*(?:import|from)\s+boto3\b", re.MULTILINE)
+    assert not [path for path in (ROOT / "handler").rglob("*.py") if imports.search(path.read_text())]
 
 
 def test_the_requirements_file_is_what_uv_exports_from_the_lock_today():
