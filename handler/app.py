@@ -120,6 +120,11 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
+        # The backend's client is made on a thread of its own, and the warm-up waits for it rather than
+        # running beside it: two threads loading code at once trade the GIL at every system call, and
+        # take longer together than one after the other (make bench's cold start: about 5 % less).
+        # A client that cannot be made returns its reason at once: /healthz then answers 503 with it.
+        await backend.ready()
         await warm_up.first_request_path()  # before uvicorn serves, so before the first /healthz
         yield
 
