@@ -4,13 +4,13 @@ OpenAI's format (model backends only), `GET /healthz` tells the adapter we are r
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TextIO
 
-import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -111,9 +111,11 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     async def healthz(request: Request) -> Response:
         # Lambda Web Adapter polls this until it answers below 500: a backend still being made holds the
         # answer (up to HEALTH_WAIT_SECONDS), one that cannot be made fails init (its reason is logged once).
-        problem = "starting"
-        with anyio.move_on_after(HEALTH_WAIT_SECONDS):
-            problem = await backend.ready()
+        try:
+            async with asyncio.timeout(HEALTH_WAIT_SECONDS):
+                problem = await backend.ready()
+        except TimeoutError:
+            problem = "starting"
         if problem is not None:
             return JSONResponse({"status": "not ready", "backend": backend.name}, status_code=503)
         return JSONResponse({"status": "ok", "backend": backend.name})

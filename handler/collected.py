@@ -6,10 +6,10 @@ answer nobody will read.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -24,21 +24,28 @@ class CollectedResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: dict[str, Any] = scope.setdefault("state", {})
         response: Response | None = None
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._watch_disconnect, receive, group.cancel_scope, state)
-            try:
-                response = await self.produce()
-            except ApiError as refusal:
-                response = refusal.response(scope=scope)
-            group.cancel_scope.cancel()
-        if response is None:
+        watch = asyncio.ensure_future(self._watch_disconnect(receive, state))
+        produce = asyncio.ensure_future(self._produce(scope))
+        try:
+            await asyncio.wait((watch, produce), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+            produce.cancel()
+            await asyncio.wait((watch, produce))
+        if produce.cancelled():  # the client left first
             return
+        response = produce.result()
         response.headers.update(self.headers)
         await response(scope, receive, send)
 
+    async def _produce(self, scope: Scope) -> Response:
+        try:
+            return await self.produce()
+        except ApiError as refusal:
+            return refusal.response(scope=scope)
+
     @staticmethod
-    async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope, state: dict[str, Any]) -> None:
+    async def _watch_disconnect(receive: Receive, state: dict[str, Any]) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
         state["outcome"] = "client_gone"
-        scope.cancel()

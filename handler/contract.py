@@ -7,6 +7,7 @@ object, less `session_id`: agents define their own input schema.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -14,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from starlette.requests import ClientDisconnect, Request
 
 from handler.errors import ApiError, ClientGone
@@ -135,16 +135,18 @@ async def read_body(request: Request, limit: int, seconds: float) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     body = bytearray()
-    with anyio.move_on_after(seconds) as waiting:
-        try:
+    try:
+        async with asyncio.timeout(seconds):
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > limit:
                     raise _too_large(limit)
-        except ClientDisconnect:
-            raise ClientGone from None
+    except ClientDisconnect:
+        raise ClientGone from None
+    except TimeoutError:
+        pass
+    else:
         return bytes(body)
-    assert waiting.cancelled_caught
     # The rest of the body may still come: the connection cannot carry another request.
     message = f"the body did not arrive within {seconds:g} seconds"
     raise ApiError(408, "RequestTimeout", message, headers={"connection": "close"})

@@ -16,14 +16,13 @@ a refusal that comes after the commit arrives as an `event: error`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from starlette.types import Receive, Scope, Send
 
 from handler import errors, serving, sse
@@ -39,6 +38,36 @@ OPENING = b": opening\n\n"
 # What the pump hands the writer: first the opened upstream (or why it would not open), then its bytes
 # and, should it break, the failure.
 Handover = Upstream | ApiError | bytes | UpstreamError
+
+
+class _Ended:
+    """What the writer receives once the pump has handed over everything."""
+
+
+ENDED = _Ended()
+
+
+class _Baton:
+    """From the pump to the writer, one item at a time: `give` returns once the writer has taken the
+    item, so the pump reads no further ahead than the writer writes (memory stays bounded)."""
+
+    def __init__(self) -> None:
+        self._slot: asyncio.Queue[Handover | _Ended] = asyncio.Queue(maxsize=1)
+
+    async def give(self, item: Handover) -> None:
+        await self._slot.put(item)
+        await self._slot.join()
+
+    async def take(self) -> Handover | _Ended:
+        item = await self._slot.get()
+        self._slot.task_done()
+        return item
+
+    def end(self) -> None:
+        # Called by the pump once it is done giving (the slot is empty then); a pump cancelled in the
+        # middle of a `give` ends with the writer, which is cancelled too.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._slot.put_nowait(ENDED)
 
 
 class RelayResponse:
@@ -75,41 +104,50 @@ class RelayResponse:
                 # Read late, its client already gone (a crowd that asks and leaves): start nothing.
                 state["outcome"] = "client_gone"
                 return
+        baton = _Baton()
+        respond = asyncio.ensure_future(self._respond(baton, scope, receive, send, state))
+        watch = asyncio.ensure_future(self._watch_disconnect(receive, opened, state))
+        pump = asyncio.ensure_future(self._pump(baton, opened, state))
+        tasks = (respond, watch, pump)
         try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._watch_disconnect, receive, group.cancel_scope, opened, state)
-                handover_in, handover_out = anyio.create_memory_object_stream[Handover](0)
-                group.start_soon(self._pump, handover_in, opened, state)
-                await self._respond(handover_out, scope, receive, send, state)
-                state["complete"] = True
-                group.cancel_scope.cancel()
-        except* OSError:
-            state["outcome"] = "client_gone"
-        except* Exception as crash:
-            await self._crashed(crash.exceptions[0], scope, receive, send, state)
+            # Until the response is over or the client left; a pump that fails ends it too (it never
+            # should: it hands its failures over).
+            waiting = set(tasks)
+            while respond in waiting and watch in waiting and not _failed(pump):
+                _, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if state.get("outcome") == "client_gone":
-                _abandon(opened, state)
-            for upstream in opened:
-                with anyio.CancelScope(shield=True):
+            for task in tasks:
+                task.cancel()
+            try:
+                await asyncio.wait(tasks)
+            finally:
+                failures = [error for task in tasks if (error := _failure(task)) is not None]
+                if any(isinstance(error, OSError) for error in failures):
+                    state["outcome"] = "client_gone"
+                elif failures:
+                    await self._crashed(failures[0], scope, receive, send, state)
+                if state.get("outcome") == "client_gone":
+                    _abandon(opened, state)
+                for upstream in opened:
                     await upstream.close()
 
-    async def _respond(
-        self, handover: ObjectReceiveStream[Handover], scope: Scope, receive: Receive, send: Send, state: dict
-    ) -> None:
-        async with handover:
-            first: Handover | None = None
-            with anyio.move_on_after(self.open_grace_seconds):
-                first = await handover.receive()
-            state["opened"] = "committed" if first is None else "in_grace"
-            if isinstance(first, ApiError):
-                await first.response(headers=self.error_headers, scope=scope)(scope, receive, send)
-                return
+    async def _respond(self, baton: _Baton, scope: Scope, receive: Receive, send: Send, state: dict) -> None:
+        first: Handover | _Ended | None = None
+        try:
+            async with asyncio.timeout(self.open_grace_seconds):
+                first = await baton.take()
+        except TimeoutError:
+            first = None
+        state["opened"] = "committed" if first is None else "in_grace"
+        if isinstance(first, ApiError):
+            await first.response(headers=self.error_headers, scope=scope)(scope, receive, send)
+        else:
             media_type = first.media_type if isinstance(first, Upstream) else sse.MEDIA_TYPE
             # Committed before the upstream said what it sends: every backend's upstream is SSE.
             await self._start(media_type, send, state)
             _settle(state, "ok")
-            await self._write(handover, send, state, first=OPENING if first is None else b"")
+            await self._write(baton, send, state, first=OPENING if first is None else b"")
+        state["complete"] = True
 
     async def _open(self) -> Upstream:
         try:
@@ -122,40 +160,39 @@ class RelayResponse:
             log.exception("the upstream could not be opened")
             raise ApiError(502, "InternalError", "the upstream could not be started", detail=repr(error)) from error
 
-    async def _watch_disconnect(
-        self, receive: Receive, scope: anyio.CancelScope, opened: list[Upstream], state: dict
-    ) -> None:
+    async def _watch_disconnect(self, receive: Receive, opened: list[Upstream], state: dict) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
         # After the last byte the server reports a disconnect too; only one before it means the client left.
         if not state.get("complete"):
             _client_left(opened, state)
-            scope.cancel()
 
-    async def _pump(self, handover: ObjectSendStream[Handover], opened: list[Upstream], state: dict) -> None:
-        async with handover:
+    async def _pump(self, baton: _Baton, opened: list[Upstream], state: dict) -> None:
+        try:
             try:
                 upstream = await self._open()
             except ApiError as refusal:
-                await handover.send(refusal)
+                await baton.give(refusal)
                 return
             opened.append(upstream)
-            await handover.send(upstream)
+            await baton.give(upstream)
             try:
                 async for chunk in upstream.chunks:
                     if chunk:
-                        await handover.send(chunk)
+                        await baton.give(chunk)
             except UpstreamError as failure:
                 if failure.code == "ClientGone":  # heard by the reading thread, before the server did
                     _client_left(opened, state)
                     return
-                await self._fail(handover, state, failure)
+                await self._fail(baton, state, failure)
             except Exception as error:
                 log.exception("the upstream failed mid-stream")
-                await self._fail(handover, state, UpstreamError("InternalError", "the stream failed", repr(error)))
+                await self._fail(baton, state, UpstreamError("InternalError", "the stream failed", repr(error)))
+        finally:
+            baton.end()
 
     @staticmethod
-    async def _fail(handover: ObjectSendStream[Handover], state: dict, failure: UpstreamError) -> None:
+    async def _fail(baton: _Baton, state: dict, failure: UpstreamError) -> None:
         """What was sent stays sent; the writer tells the client why the answer stops here. A client
         that left cut the stream off itself (its upstream was hung up on): nothing failed."""
         if state.get("outcome") == "client_gone":
@@ -164,14 +201,14 @@ class RelayResponse:
         state["error"] = failure.code
         state["error_detail"] = failure.detail or f"{failure.code}: {failure.message}"
         log.warning("upstream failed mid-stream: %s", failure.code)
-        await handover.send(failure)
+        await baton.give(failure)
 
     async def _crashed(self, crash: Exception, scope: Scope, receive: Receive, send: Send, state: dict) -> None:
         """A bug of ours: the client still gets a JSON 500 or, once streaming, an error event and a
         properly ended body; the log gets the traceback."""
         log.error("the relay failed", exc_info=crash)
         failure = ApiError(500, "InternalError", "the app failed; the log has the detail", detail=repr(crash))
-        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):
             if not state.get("started"):
                 await failure.response(self.error_headers, scope)(scope, receive, send)
             elif not state.get("complete"):
@@ -189,33 +226,45 @@ class RelayResponse:
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
         state["started"] = True
 
-    async def _write(self, handover: ObjectReceiveStream[Handover], send: Send, state: dict, first: bytes) -> None:
+    async def _write(self, baton: _Baton, send: Send, state: dict, first: bytes) -> None:
         position = SsePosition()
         if first:
             await send({"type": "http.response.body", "body": first, "more_body": True})
         while True:
-            with anyio.move_on_after(self.heartbeat_seconds) as quiet:
-                try:
-                    item = await handover.receive()
-                except anyio.EndOfStream:
-                    break
-            if quiet.cancelled_caught:
+            try:
+                async with asyncio.timeout(self.heartbeat_seconds):
+                    item = await baton.take()
+            except TimeoutError:
                 chunk = position.keep_alive()
-            elif isinstance(item, Upstream):  # opened after the commit: its bytes follow
-                continue
-            elif isinstance(item, ApiError | UpstreamError):
-                if isinstance(item, ApiError):  # refused after the commit: too late for its status
-                    _settle(state, "upstream_error")
-                    errors.remember(state, item.code, item.detail)
-                # The failure may have cut an event short: end it, so the error arrives as its own event.
-                chunk = position.end_event() + self.error_event(_error_event(item, state))
             else:
-                chunk = item
-                state["events"] = position.feed(chunk)
+                if isinstance(item, _Ended):
+                    break
+                if isinstance(item, Upstream):  # opened after the commit: its bytes follow
+                    continue
+                if isinstance(item, ApiError | UpstreamError):
+                    if isinstance(item, ApiError):  # refused after the commit: too late for its status
+                        _settle(state, "upstream_error")
+                        errors.remember(state, item.code, item.detail)
+                    # The failure may have cut an event short: end it, so the error arrives as its own event.
+                    chunk = position.end_event() + self.error_event(_error_event(item, state))
+                else:
+                    chunk = item
+                    state["events"] = position.feed(chunk)
             if chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         state["complete"] = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _failed(task: asyncio.Future) -> bool:
+    return _failure(task) is not None
+
+
+def _failure(task: asyncio.Future) -> BaseException | None:
+    """What `task` raised, if it is over and did not merely end or get cancelled."""
+    if not task.done() or task.cancelled():
+        return None
+    return task.exception()
 
 
 def _client_left(opened: list[Upstream], state: dict) -> None:

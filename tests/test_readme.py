@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from handler.contract import SESSION_ID
-from handler.settings import Settings
+from handler.settings import ModelOptions, Settings
 from infra import config_reference
 from infra.config import KEYS
 from streamcheck.cli import parser as streamcheck_parser
@@ -71,7 +71,19 @@ def env_names_read_by_the_app() -> set[str]:
                 continue
             if isinstance(argument, ast.Constant) and ENV_NAME.match(str(argument.value)):
                 names.add(argument.value)
+            elif _model_variable(argument):
+                names.add(ModelOptions.variable(argument.args[0].value))  # type: ignore[union-attr]
     return names
+
+
+def _model_variable(argument: ast.expr | None) -> bool:
+    """`name("max_tokens")`: a model setting read from the variable `ModelOptions.variable` names."""
+    return (
+        isinstance(argument, ast.Call)
+        and ast.unparse(argument.func) == "name"
+        and len(argument.args) == 1
+        and isinstance(argument.args[0], ast.Constant)
+    )
 
 
 def env_table() -> dict[str, list[str]]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
-
-import anyio
 
 from handler import events
 from handler.contract import Conversation
@@ -38,7 +37,7 @@ class DemoBackend:
         told = tokens[: conversation.max_tokens or len(tokens)]
         for token in told:
             yield events.TextDelta(token)
-            await anyio.sleep(self._token_delay)
+            await asyncio.sleep(self._token_delay)
         # One "token" per word, so usage is something a client can check.
         heard = sum(len(text.split()) for turn in conversation.turns for text in turn.texts)
         yield events.Done(

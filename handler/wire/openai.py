@@ -7,6 +7,7 @@ never silently dropped.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -14,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from starlette.responses import Response
 
 from handler import contract, events, jsonenc, sse
@@ -417,8 +417,7 @@ async def completion(converse: Callable[[], Awaitable[events.Answer]], chat: Cha
     except UpstreamError as failure:
         raise as_openai(from_upstream(failure)) from failure
     finally:
-        with anyio.CancelScope(shield=True):
-            await answer.close()
+        await asyncio.shield(answer.close())
     return Response(jsonenc.body(body), media_type="application/json")
 
 

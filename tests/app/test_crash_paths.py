@@ -90,6 +90,9 @@ def test_a_bug_in_the_relay_mid_stream_ends_with_an_error_event_and_a_terminated
 class NoMediaType:
     name = "broken"
 
+    async def ready(self) -> str | None:
+        return None
+
     async def open(self, request: contract.AgentRequest) -> Upstream:
         return Upstream(None, iter([]))  # type: ignore[arg-type]
 
