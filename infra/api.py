@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from handler.caller import CALLER_HEADER
 from infra.account import Account
 from infra.auth import MethodAuth, method_auth, principal_expression
-from infra.config import Settings
+from infra.config import Settings, certificate_in_region
 from infra.function import StreamingFunction
 from infra.modes import ORIGIN_VERIFY_HEADER, function_url_uri
 
@@ -269,7 +269,7 @@ class StreamingApi(pulumi.ComponentResource):
             aws.wafv2.WebAclAssociation(
                 f"{name}-waf", resource_arn=self.stage.arn, web_acl_arn=settings.waf_web_acl_arn, opts=child
             )
-        self.domain_target = self._custom_domain(name, settings, api, child)
+        self.domain_target = self._custom_domain(name, settings, api, account, child)
         self.api_name = api.name
         self.invoke_url = self.stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/{ROUTE}")
         self.page_url = self.stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/") if settings.web_ui else None
@@ -355,16 +355,24 @@ class StreamingApi(pulumi.ComponentResource):
         return key.id
 
     def _custom_domain(
-        self, name: str, settings: Settings, api: aws.apigateway.RestApi, child: pulumi.ResourceOptions
+        self,
+        name: str,
+        settings: Settings,
+        api: aws.apigateway.RestApi,
+        account: pulumi.Output[Account],
+        child: pulumi.ResourceOptions,
     ) -> pulumi.Output[str] | None:
-        if not settings.domain_name:
+        if not settings.domain_name or not settings.certificate_arn:
             return None
         regional = settings.endpoint_type == "REGIONAL"
+        certificate = settings.certificate_arn
+        # The region may come from an AWS profile only, which config cannot see: ask the provider.
+        regional_certificate = account.apply(lambda where: certificate_in_region(certificate, "REGIONAL", where.region))
         domain = aws.apigateway.DomainName(
             f"{name}-domain",
             domain_name=settings.domain_name,
             endpoint_configuration=aws.apigateway.DomainNameEndpointConfigurationArgs(types=settings.endpoint_type),
-            regional_certificate_arn=settings.certificate_arn if regional else None,
+            regional_certificate_arn=regional_certificate if regional else None,
             certificate_arn=None if regional else settings.certificate_arn,
             security_policy="TLS_1_2",
             opts=child,

@@ -280,7 +280,8 @@ def refuse_unknown_keys(keys: Iterable[str], known: Collection[str]) -> None:
 def parse_settings(values: Mapping[str, str | None], stack: str, region: str | None = None) -> Settings:
     """Validate raw config strings (as Pulumi hands them over) into Settings, or raise ConfigError.
 
-    `region` is the stack's AWS region where known; without it the regional-certificate check is skipped.
+    `region` is the stack's AWS region where known; without it the regional-certificate check waits for
+    the provider's region (`infra.api`).
     """
     read = _Reader(values)
     integration = MODES[read.choice("integration", tuple(MODES))]
@@ -554,7 +555,14 @@ def _certificate_arn(read: _Reader, domain_name: str | None, endpoint_type: str,
         )
     if arn is None:
         return None
-    # ACM certificates are regional: CloudFront (EDGE) reads them from us-east-1, a REGIONAL API from its own region.
+    return certificate_in_region(arn, endpoint_type, region)
+
+
+def certificate_in_region(arn: str, endpoint_type: str, region: str | None) -> str:
+    """`arn`, if its endpoints can use it from `region` (None: not known before the provider says;
+    `infra.api` checks again then); a ConfigError naming both regions otherwise.
+
+    ACM certificates are regional: CloudFront (EDGE) reads them from us-east-1, a REGIONAL API from its own region."""
     needed = "us-east-1" if endpoint_type == "EDGE" else region
     in_region = CERTIFICATE_ARN.match(arn).group(1)  # type: ignore[union-attr]
     if needed is not None and in_region != needed:

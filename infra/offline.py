@@ -51,7 +51,11 @@ def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict
     """What the CLI would hand the program: full keys, every value a string."""
     merged = {**project_defaults(), **stack_file(stack)}
     for key, value in (overrides or {}).items():
-        merged[key if ":" in key else f"{PROJECT}:{key}"] = value
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:  # unset, as a stack file without the key would leave it
+            merged.pop(full_key, None)
+        else:
+            merged[full_key] = value
     return {key: _config_string(value) for key, value in merged.items()}
 
 

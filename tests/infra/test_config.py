@@ -329,3 +329,16 @@ def test_model_settings_on_another_backend_are_refused_rather_than_ignored(key, 
     with pytest.raises(ConfigError) as failure:
         parse_settings(values(**{key: value}, **extra), stack="dev")
     assert str(failure.value) == f"streamgate:{key} applies to backend=bedrock only (this stack's backend is demo)"
+
+
+def test_a_region_known_only_to_the_aws_profile_still_gets_its_certificate_checked(monkeypatch):
+    """No `aws:region` and no AWS_REGION: the provider takes the region from the profile, and the
+    program checks the certificate against what the provider reports (here the mocks' us-east-1)."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    unset = {"domainName": "api.example.com", "certificateArn": CERT_EU, "aws:region": None}
+    with pytest.raises(ConfigError, match="is in eu-west-1; REGIONAL endpoints in this stack need a certificate"):
+        run_program("dev", unset)
+    cert_us = CERT_EU.replace("eu-west-1", "us-east-1")
+    run = run_program("dev", {**unset, "certificateArn": cert_us})
+    assert run.one("aws:apigateway/domainName:DomainName").inputs["regionalCertificateArn"] == cert_us
