@@ -89,6 +89,18 @@ def test_the_retry_budget_is_one_attempt_for_agents_and_three_for_models():
     assert aws.client_config("bedrock-agentcore", read_timeout=1).read_timeout == 1
 
 
+def test_every_call_carries_the_user_agent_fixed_at_start(agent, through_gateway):
+    """botocore would rebuild its User-Agent for each call; the app's is set once, naming botocore and itself."""
+    import botocore
+
+    agent.respond_with(sse([sse_event({"text": "hi"})]))
+    with through_gateway(AgentCoreBackend(ARN, region="us-east-1"), TIMING) as gateway:
+        for _ in range(2):
+            assert httpx.post(gateway.url + "/invoke", json=PROMPT).status_code == 200
+    agents = {exchange.request.headers["user-agent"] for exchange in agent.exchanges}
+    assert agents == {f"botocore/{botocore.__version__} streamgate"}
+
+
 def test_aws_region_alone_reaches_the_agent(agent, monkeypatch):
     """What the README's local example sets: AWS_REGION, no AWS_DEFAULT_REGION, no config file."""
     monkeypatch.delenv("AWS_DEFAULT_REGION")
