@@ -34,6 +34,7 @@ class BodyReader:
         self._error: BaseException | None = None
         self._deferred: Exception | None = None
         self._at_end = False
+        self._read_to_end = False
         self._room = threading.Condition()
         self._arrived = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -63,6 +64,11 @@ class BodyReader:
             # Whoever stops iterating, the thread must not wait for room forever.
             self.close()
 
+    @property
+    def read_to_end(self) -> bool:
+        """Whether the stream was read to its end, not cut off by `close` or a failed read."""
+        return self._read_to_end
+
     def close(self) -> None:
         """Stop reading; a read blocked in the network is the caller's to interrupt."""
         with self._room:
@@ -82,6 +88,7 @@ class BodyReader:
                     self._buffered += sum(map(len, batch))
                 if wake:
                     self._wake()
+            self._read_to_end = True
         except BaseException as error:  # handed to the event loop, which decides what it means
             with self._room:
                 self._error = error

@@ -220,9 +220,23 @@ def threaded_body(raw: Any, media_type: str) -> Upstream:
 
     async def close() -> None:
         reader.close()
-        await close_raw(raw)
+        if reader.read_to_end:
+            release(raw)
+        else:
+            await close_raw(raw)
 
     return Upstream(media_type, _with_upstream_errors(reader.chunks()), close, abandon=partial(hang_up, raw))
+
+
+def release(raw: Any) -> None:
+    """Give the connection under an answer read to its end back to botocore's pool: the next call reuses
+    it instead of paying for a new TCP connection and TLS handshake. A connection that cannot be given
+    back is closed."""
+    try:
+        raw._fp.close()  # http.client's response, whose body was read from under it (see http_body)
+        raw.release_conn()
+    except Exception:
+        _close(raw)
 
 
 def threaded_items(items: Iterator[T], raw: Any) -> tuple[AsyncIterator[T], Callable[[], Any]]:
@@ -306,6 +320,10 @@ def hang_up(raw: Any) -> None:
 
 async def close_raw(raw: Any) -> None:
     """Close a urllib3 response even while a thread is blocked reading it, telling the upstream at once."""
+    _close(raw)
+
+
+def _close(raw: Any) -> None:
     hang_up(raw)
     # close() releases the descriptor; off the event loop, as a reader thread may still hold the
     # body's lock, and not awaited: the upstream has been told already.

@@ -250,3 +250,26 @@ def test_a_json_answer_at_the_cap_arrives_whole(fake, serve):
     with serve(AgentCoreBackend(ARN, client=fake.client(), max_answer_bytes=4096)) as base:
         body = httpx.post(base + "/invoke", json={"prompt": "q"}).content
     assert json.loads(body.removeprefix(b"data: ")) == json.loads(document)
+
+
+def test_an_answer_read_to_its_end_leaves_its_connection_for_the_next_call(agentcore, serve):
+    """AWS keeps connections open: a new one per call would add a TCP and a TLS handshake to every
+    answer's first byte."""
+    agentcore.keep_alive = True
+    agentcore.respond_with(sse([sse_event({"n": 1}), sse_event({"n": 2})]))
+    with serve(AgentCoreBackend(ARN, client=agentcore.client())) as base:
+        answers = [httpx.post(base + "/invoke", json={"prompt": "q"}) for _ in range(3)]
+    assert [a.content for a in answers] == [sse_event({"n": 1}) + sse_event({"n": 2})] * 3
+    assert (len(agentcore.exchanges), agentcore.connections) == (3, 1)
+
+
+def test_an_answer_cut_off_does_not_leave_its_connection_to_the_next_call(agentcore, serve):
+    agentcore.keep_alive = True
+    agentcore.queue(sse([sse_event({"n": 1}), b'data: {"trunc'], abort=True))
+    agentcore.respond_with(sse([sse_event({"n": 2})]))
+    with serve(AgentCoreBackend(ARN, client=agentcore.client())) as base:
+        broken = httpx.post(base + "/invoke", json={"prompt": "q"})
+        after = httpx.post(base + "/invoke", json={"prompt": "q"})
+    assert b"event: error" in broken.content
+    assert after.content == sse_event({"n": 2})
+    assert agentcore.connections == 2

@@ -221,6 +221,10 @@ class FakeServer:
         self.disconnected = threading.Event()
         self.disconnected_at: float | None = None
         self.url = ""
+        # Off: each reply says `Connection: close`. On: the connection stays open for the next request,
+        # as AWS's endpoints keep it; `connections` counts the connections that brought requests.
+        self.keep_alive = False
+        self.connections = 0
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -349,24 +353,32 @@ class FakeServer:
         with self._lock:
             self._live.add(sock)
         try:
-            request = read_request(sock)
-            if request is None:
-                return
-            params = self._route(request.method, request.path)
-            own = None
-            if params is None:
-                reply = rest_json_error("", "UnknownOperationException", "no such route", status=404)
-            else:
-                request.params = params
-                own = self.answer(request)
-                reply = own or (self._choose and self._choose(request)) or self._next_reply()
-            exchange = Exchange(request, reply, _socket=sock)
-            if own is None:
-                self.exchanges.append(exchange)
-            _Player(self, sock, exchange).play()
+            with self._lock:
+                self.connections += 1
+            while self._exchange_one(sock):
+                pass
         finally:
             with self._lock:
                 self._live.discard(sock)
+
+    def _exchange_one(self, sock: socket.socket) -> bool:
+        """Read one request on `sock` and play its reply; True if the connection may carry another."""
+        request = read_request(sock)
+        if request is None:
+            return False
+        params = self._route(request.method, request.path)
+        own = None
+        if params is None:
+            reply = rest_json_error("", "UnknownOperationException", "no such route", status=404)
+        else:
+            request.params = params
+            own = self.answer(request)
+            reply = own or (self._choose and self._choose(request)) or self._next_reply()
+        exchange = Exchange(request, reply, _socket=sock)
+        if own is None:
+            self.exchanges.append(exchange)
+        _Player(self, sock, exchange).play()
+        return self.keep_alive and exchange.outcome == "completed"
 
     def _record_disconnect(self, exchange: Exchange) -> None:
         now = time.perf_counter()
@@ -452,7 +464,8 @@ class _Player:
             headers.append(("Content-Length", str(length)))
         else:
             headers.append(("Transfer-Encoding", "chunked"))
-        headers.append(("Connection", "close"))
+        if not self.fake.keep_alive:
+            headers.append(("Connection", "close"))
         reason = http.client.responses.get(reply.status, "Unknown")
         lines = [f"HTTP/1.1 {reply.status} {reason}"] + [f"{name}: {value}" for name, value in headers]
         self._send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), record=False)
