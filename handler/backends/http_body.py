@@ -115,14 +115,11 @@ def reader(raw: Any, watch: Callable[[BinaryIO], BinaryIO] | None = None) -> Cal
     response = getattr(raw, "_fp", None)  # http.client's HTTPResponse
     file = getattr(response, "fp", None)
     coded = raw.headers.get("content-encoding", "identity").lower() != "identity"
-    if file is None or coded or not hasattr(file, "read1"):
-        raw.enforce_content_length = True  # botocore turns urllib3's length check off
-        return raw.read1
-    if watch is not None:
-        file = watch(file)
-    if response.chunked and response.chunk_left is None:
-        return ChunkedBody(file).read1
-    if not response.chunked and response.length is not None:
-        return LengthBody(file, response.length).read1
-    raw.enforce_content_length = True
+    if file is not None and hasattr(file, "read1") and not coded:
+        read_from = watch(file) if watch is not None else file
+        if response.chunked and response.chunk_left is None:
+            return ChunkedBody(read_from).read1
+        if not response.chunked and response.length is not None:
+            return LengthBody(read_from, response.length).read1
+    raw.enforce_content_length = True  # botocore turns urllib3's length check off
     return raw.read1
