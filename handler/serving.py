@@ -122,8 +122,9 @@ class ClientConnection:
     peer has not hung up (poll(2) for a hang-up, reading nothing); `fileno()` is its socket, for a
     thread that waits on the upstream to wait on the hang-up too (see `handler.backends.hangup`)."""
 
-    # POLLRDHUP (the peer shut its side) is Linux's; elsewhere a hang-up shows when the socket closes.
-    _GONE = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
+    # What poll(2) reports on a socket whose peer has gone. POLLRDHUP (the peer shut its side) is Linux's;
+    # elsewhere a hang-up shows when the socket closes.
+    GONE = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
@@ -132,7 +133,7 @@ class ClientConnection:
         if self._fd < 0:
             return True
         poller = select.poll()  # one per question: a poll object may not be polled from two threads
-        poller.register(self._fd, self._GONE)
+        poller.register(self._fd, self.GONE)
         return not poller.poll(0)
 
     def fileno(self) -> int:

@@ -18,8 +18,10 @@ import socket
 from collections.abc import Callable
 from typing import BinaryIO
 
-# Any of these on the client's socket means it has gone (POLLNVAL: its descriptor is closed already).
-_CLIENT_GONE = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR | select.POLLNVAL
+from handler.serving import ClientConnection
+
+# The client has gone: what the server's own check looks for, or its descriptor is closed already.
+_CLIENT_GONE = ClientConnection.GONE | select.POLLNVAL
 
 
 class ClientGone(Exception):
