@@ -221,8 +221,10 @@ class FakeServer:
         self.disconnected = threading.Event()
         self.disconnected_at: float | None = None
         self.url = ""
-        # Off: each reply says `Connection: close`. On: the connection stays open for the next request,
-        # as AWS's endpoints keep it; `connections` counts the connections that brought requests.
+        # Off: each reply says `Connection: close`. On: the connection stays open for the next request, as
+        # HTTP/1.1 persistent connections do and AWS's SDKs rely on ("HTTP keep-alive is on by default in
+        # modular AWS SDK for JavaScript", AWS Developer Tools Blog); `connections` counts the connections
+        # that brought requests.
         self.keep_alive = False
         self.connections = 0
 
