@@ -6,13 +6,21 @@ the network unless asked to (`HOST=0.0.0.0`).
 
 from __future__ import annotations
 
-import os
-import sys
+import gc
 
-import uvicorn
+# Start-up makes some 70 000 objects that live as long as the process, and the cyclic collector would
+# walk them again and again while they are being made: about 40 ms of CPU, a tenth of a cold start. It
+# stays off until the warm-up has run; `warm_up.settle_heap` then freezes them out of its sight and
+# turns it back on. Every import below comes after this on purpose (E402).
+gc.disable()
 
-from handler import serving
-from handler.settings import ConfigError, Settings
+import os  # noqa: E402
+import sys  # noqa: E402
+
+import uvicorn  # noqa: E402
+
+from handler import serving  # noqa: E402
+from handler.settings import ConfigError, Settings  # noqa: E402
 
 
 def main() -> int:

@@ -128,6 +128,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         # A client that cannot be made returns its reason at once: /healthz then answers 503 with it.
         await backend.ready()
         await warm_up.first_request_path()  # before uvicorn serves, so before the first /healthz
+        warm_up.settle_heap()
         yield
 
     async def api_error(request: Request, error: Exception) -> Response:

@@ -8,6 +8,7 @@ threads closing upstream bodies) would load on the first caller's time instead.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.types import Message
@@ -37,3 +38,13 @@ async def first_request_path() -> None:
     relay = RelayResponse(opener, {}, heartbeat_seconds=60, error_headers={}, open_grace_seconds=1)
     await relay({"type": "http", "state": {}}, receive, send)
     await asyncio.wrap_future(calls.in_own_thread(lambda: None))  # the thread that starts body closers
+
+
+def settle_heap() -> None:
+    """If start-up ran without the cyclic collector (`python -m handler` turns it off first thing), move
+    everything it made out of the collector's sight and turn the collector back on: what is loaded now
+    lives as long as the process, and a full collection that walked it again would stall every stream
+    under way (some 20 ms here for ~70 000 objects)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()

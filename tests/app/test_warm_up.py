@@ -3,6 +3,7 @@ the environment right after readiness, and whatever loads later loads on the fir
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from handler import warm_up
 from tests.fakes import FakeAgentCore, FakeBedrockRuntime
 from tests.fakes.agentcore import sse, sse_event
 from tests.fakes.bedrock import converse
@@ -18,9 +20,10 @@ from tests.loopback import ROOT, free_port
 
 # In a fresh interpreter: `python -m handler` on a thread, then what the first request imports.
 FIRST_REQUEST = """
-import http.client, json, os, sys, threading, time
+import gc, http.client, json, os, sys, threading, time
 from handler.__main__ import main
 
+collector_at_start = gc.isenabled()
 threading.Thread(target=main, daemon=True).start()
 port = int(sys.argv[1])
 
@@ -36,9 +39,15 @@ while True:
             break
     except OSError:
         time.sleep(0.01)
+collector_when_ready, frozen_when_ready = gc.isenabled(), gc.get_freeze_count()
 before = set(sys.modules)
 status, body = call("POST", "/invoke", b'{"prompt": "first"}')
-report = {"status": status, "body": body.decode(), "imported": sorted(set(sys.modules) - before)}
+report = {
+    "status": status,
+    "body": body.decode(),
+    "imported": sorted(set(sys.modules) - before),
+    "collector": {"at start": collector_at_start, "when ready": collector_when_ready, "frozen": frozen_when_ready},
+}
 with open(sys.argv[2], "w") as out:  # not stdout: the access log shares it
     json.dump(report, out)
 # Not a normal exit: finalizing the interpreter while the daemon thread still serves can crash it
@@ -78,3 +87,29 @@ def test_the_first_request_after_readiness_imports_nothing(backend, tmp_path):
     assert first["status"] == 200
     assert '"hi"' in first["body"] or backend == "demo"
     assert first["imported"] == []
+
+
+def test_start_up_runs_without_the_cyclic_collector_and_serving_with_it(tmp_path):
+    """Start-up's objects live as long as the process: the collector is off while they are made (it would
+    walk them over and over, a tenth of a cold start), and they are frozen out of its sight before the
+    app says it is ready, so no full collection walks them while streams are under way."""
+    first = first_request({"BACKEND": "demo", "DEMO_TOKEN_DELAY": "0"}, tmp_path / "report.json")
+    assert first["collector"]["at start"] is False
+    assert first["collector"]["when ready"] is True
+    assert first["collector"]["frozen"] > 10_000, "start-up's objects are not frozen"
+
+
+def test_the_heap_is_settled_only_after_a_start_up_without_the_collector():
+    """In-process apps (tests, other servers) keep their collector as it was: nothing of theirs is frozen."""
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    warm_up.settle_heap()
+    assert (gc.isenabled(), gc.get_freeze_count()) == (True, frozen)
+    gc.disable()
+    try:
+        warm_up.settle_heap()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.enable()
+        gc.unfreeze()
