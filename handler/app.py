@@ -9,7 +9,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import TextIO
+from typing import TextIO, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 from handler import contract, events, sse, warm_up
 from handler.access_log import AccessLog
-from handler.backends import Backend, ModelBackend, make_backend
+from handler.backends import AgentBackend, Backend, ModelBackend, make_backend
 from handler.caller import scoped_session_id
 from handler.collected import CollectedResponse
 from handler.cors import cors_middleware
@@ -43,6 +43,8 @@ HEALTH_WAIT_SECONDS = 1.0
 def create_app(settings: Settings, backend: Backend | None = None, log_stream: TextIO | None = None) -> ASGIApp:
     """The app for `settings`; tests may hand in a `backend` and a stream for the access log."""
     backend = backend or make_backend(settings)
+    # Decided once: isinstance() against a runtime-checkable Protocol walks its members on every call.
+    model_backend = backend if isinstance(backend, ModelBackend) else None
     limits = contract.Limits(max_tokens=settings.max_tokens)
 
     def relay(
@@ -76,20 +78,20 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     async def invoke(request: Request) -> Response:
         caller = identify(request)
         body = await read_body(request)
-        if isinstance(backend, ModelBackend):
+        if model_backend is not None:
             invocation = contract.parse_invoke(body, limits)
-            converse = _recorded(request, partial(backend.converse, invocation.conversation))
+            converse = _recorded(request, partial(model_backend.converse, invocation.conversation))
             session_id, opener = invocation.session_id, partial(_native, converse)
         else:
             call = contract.parse_agent_request(body, request.headers)
             # The client keeps its own id; upstream, the session is the caller's own.
             scoped = dataclasses.replace(call, session_id=scoped_session_id(caller, call.session_id))
-            session_id, opener = call.session_id, partial(backend.open, scoped)
+            session_id, opener = call.session_id, partial(cast(AgentBackend, backend).open, scoped)
         request.state.session_id = session_id
         return relay(opener, {"x-session-id": session_id})
 
     async def chat_completions(request: Request) -> Response:
-        model = _model_backend(backend)
+        model = _model_backend(backend, model_backend)
         try:
             identify(request)
             body = await read_body(request)
@@ -102,7 +104,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         return CollectedResponse(partial(openai.completion, converse, chat), {})  # type: ignore[return-value]
 
     async def list_models(request: Request) -> Response:
-        return JSONResponse(openai.models(_model_backend(backend).model))
+        return JSONResponse(openai.models(_model_backend(backend, model_backend).model))
 
     async def options(request: Request, methods: str = "POST, OPTIONS") -> Response:
         # A browser's preflight is answered by the CORS middleware; this is any other OPTIONS.
@@ -195,10 +197,10 @@ def _recorded(
     return start
 
 
-def _model_backend(backend: Backend) -> ModelBackend:
-    if not isinstance(backend, ModelBackend):
+def _model_backend(backend: Backend, model_backend: ModelBackend | None) -> ModelBackend:
+    if model_backend is None:
         raise openai.not_here(backend.name)
-    return backend
+    return model_backend
 
 
 app = create_app(Settings.from_env())
