@@ -59,16 +59,21 @@ def body(data: bytes, more: bool = True) -> dict:
     return {"type": "http.response.body", "body": data, "more_body": more}
 
 
-def test_a_big_piece_is_written_as_sent_beside_its_framing():
+def sent(*messages: dict) -> RecordingTransport:
+    """What reaches the socket when the app sends `messages` through uvicorn's cycle."""
     transport = RecordingTransport()
 
     async def respond() -> None:
         cycle = cycle_on(transport)
-        await cycle.send(START)
-        await cycle.send(body(BIG))
-        await cycle.send(body(b"", more=False))
+        for message in messages:
+            await cycle.send(message)
 
     asyncio.run(respond())
+    return transport
+
+
+def test_a_big_piece_is_written_as_sent_beside_its_framing():
+    transport = sent(START, body(BIG), body(b"", more=False))
     vectored = [parts for kind, parts in transport.calls if kind == "writelines"]
     assert len(vectored) == 1
     size_line, data, crlf = vectored[0]
@@ -78,15 +83,7 @@ def test_a_big_piece_is_written_as_sent_beside_its_framing():
 
 
 def test_small_pieces_and_the_end_keep_uvicorns_framing():
-    transport = RecordingTransport()
-
-    async def respond() -> None:
-        cycle = cycle_on(transport)
-        await cycle.send(START)
-        await cycle.send(body(SMALL))
-        await cycle.send(body(BIG, more=False))
-
-    asyncio.run(respond())
+    transport = sent(START, body(SMALL), body(BIG, more=False))
     assert [kind for kind, _ in transport.calls] == ["write", "write", "writelines", "write"]
     head, chunked = transport.written().split(b"\r\n\r\n", 1)
     assert b"transfer-encoding: chunked" in head
