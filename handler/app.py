@@ -19,11 +19,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from handler import contract, events, sse, warm_up
+from handler import contract, sse, warm_up
 from handler.access_log import AccessLog
 from handler.backends import AgentBackend, Backend, ModelBackend, make_backend
 from handler.caller import scoped_session_id
-from handler.collected import CollectedResponse
 from handler.cors import cors_middleware
 from handler.errors import ApiError, ClientGone, InternalErrors
 from handler.origin_guard import OriginGuard
@@ -31,8 +30,7 @@ from handler.page import serve_page
 from handler.relay import RelayResponse
 from handler.settings import Settings
 from handler.upstream import Upstream
-from handler.wire import openai
-from handler.wire import sse as native
+from handler.wire.openai_errors import as_openai, not_here
 
 OPENAI_PREFIX = "/v1/"
 
@@ -45,6 +43,9 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     backend = backend or make_backend(settings)
     # Decided once: isinstance() against a runtime-checkable Protocol walks its members on every call.
     model_backend = backend if isinstance(backend, ModelBackend) else None
+    if model_backend is not None:
+        # The event model and its renderers, which an agent's app never loads.
+        from handler import model_routes
     limits = contract.Limits(max_tokens=settings.max_tokens)
 
     def relay(
@@ -79,9 +80,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         caller = identify(request)
         body = await read_body(request)
         if model_backend is not None:
-            invocation = contract.parse_invoke(body, limits)
-            converse = _recorded(request, partial(model_backend.converse, invocation.conversation))
-            session_id, opener = invocation.session_id, partial(_native, converse)
+            session_id, opener = model_routes.invoke_opener(request, model_backend, body, limits)
         else:
             call = contract.parse_agent_request(body, request.headers)
             # The client keeps its own id; upstream, the session is the caller's own.
@@ -96,15 +95,12 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
             identify(request)
             body = await read_body(request)
         except ApiError as error:
-            raise openai.as_openai(error) from None
-        chat = openai.parse_chat(body, model.model, limits)
-        converse = _recorded(request, partial(model.converse, chat.conversation))
-        if chat.stream:
-            return relay(partial(openai.open_stream, converse, chat), {}, openai.error_event)
-        return CollectedResponse(partial(openai.completion, converse, chat), {})  # type: ignore[return-value]
+            raise as_openai(error) from None
+        return model_routes.chat_completions(request, model, body, limits, relay)
 
     async def list_models(request: Request) -> Response:
-        return JSONResponse(openai.models(_model_backend(backend, model_backend).model))
+        model = _model_backend(backend, model_backend)
+        return JSONResponse(model_routes.models(model))
 
     async def options(request: Request, methods: str = "POST, OPTIONS") -> Response:
         # A browser's preflight is answered by the CORS middleware; this is any other OPTIONS.
@@ -147,7 +143,7 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HttpError")
         refusal = ApiError(error.status_code, code, str(error.detail))
         if request.url.path.startswith(OPENAI_PREFIX):
-            refusal = openai.as_openai(refusal)
+            refusal = as_openai(refusal)
         return refusal.response(headers=error.headers, scope=request.scope)
 
     middleware = [Middleware(AccessLog, backend=backend.name, namespace=settings.metrics_namespace, stream=log_stream)]
@@ -177,29 +173,9 @@ def create_app(settings: Settings, backend: Backend | None = None, log_stream: T
     )
 
 
-async def _native(converse: Callable[[], Awaitable[events.Answer]]) -> Upstream:
-    return native.upstream(await converse())
-
-
-def _recorded(
-    request: Request, converse: Callable[[], Awaitable[events.Answer]]
-) -> Callable[[], Awaitable[events.Answer]]:
-    """`converse`, with the answer's token usage noted for the access log's metrics when it ends."""
-
-    def note(done: events.Done) -> None:
-        if done.usage is not None:
-            # The shape handler/metrics.py reads: Bedrock's usage block.
-            request.state.usage = {"inputTokens": done.usage.input_tokens, "outputTokens": done.usage.output_tokens}
-
-    async def start() -> events.Answer:
-        return events.observed(await converse(), note)
-
-    return start
-
-
 def _model_backend(backend: Backend, model_backend: ModelBackend | None) -> ModelBackend:
     if model_backend is None:
-        raise openai.not_here(backend.name)
+        raise not_here(backend.name)
     return model_backend
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from handler.contract import AgentRequest, Conversation
-from handler.events import Answer
 from handler.settings import Settings
 from handler.upstream import Upstream
+
+if TYPE_CHECKING:  # the event model is a model backend's alone: an agent's app never loads it
+    from handler.events import Answer
 
 
 class _Backend(Protocol):
