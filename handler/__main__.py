@@ -19,11 +19,12 @@ import sys  # noqa: E402
 
 import uvicorn  # noqa: E402
 
-from handler import serving  # noqa: E402
+from handler import allocator, serving  # noqa: E402
 from handler.settings import ConfigError, Settings  # noqa: E402
 
 
 def main() -> int:
+    allocator.keep_buffers()  # before any thread of the app has an arena of its own
     try:
         settings = Settings.from_env()
         port = int(os.environ.get("PORT", "8080"))

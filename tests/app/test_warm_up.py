@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,12 @@ from tests.loopback import ROOT, free_port
 # In a fresh interpreter: `python -m handler` on a thread, then what the first request imports.
 FIRST_REQUEST = """
 import gc, http.client, json, os, sys, threading, time
+from handler import allocator
 from handler.__main__ import main
+
+kept = []  # what main's allocator.keep_buffers() returned
+keep_buffers = allocator.keep_buffers
+allocator.keep_buffers = lambda: kept.append(keep_buffers()) or kept[-1]
 
 collector_at_start = gc.isenabled()
 threading.Thread(target=main, daemon=True).start()
@@ -47,6 +53,7 @@ report = {
     "body": body.decode(),
     "imported": sorted(set(sys.modules) - before),
     "collector": {"at start": collector_at_start, "when ready": collector_when_ready, "frozen": frozen_when_ready},
+    "allocator kept buffers": kept,
 }
 with open(sys.argv[2], "w") as out:  # not stdout: the access log shares it
     json.dump(report, out)
@@ -97,6 +104,13 @@ def test_start_up_runs_without_the_cyclic_collector_and_serving_with_it(tmp_path
     assert first["collector"]["at start"] is False
     assert first["collector"]["when ready"] is True
     assert first["collector"]["frozen"] > 10_000, "start-up's objects are not frozen"
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt's settings are glibc's")
+def test_start_up_tells_glibc_to_keep_freed_megabytes(tmp_path):
+    """See test_allocator: a fast answer's buffers are reused, not faulted in again page by page."""
+    first = first_request({"BACKEND": "demo", "DEMO_TOKEN_DELAY": "0"}, tmp_path / "report.json")
+    assert first["allocator kept buffers"] == [True]
 
 
 def test_the_heap_is_settled_only_after_a_start_up_without_the_collector():
