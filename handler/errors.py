@@ -96,6 +96,7 @@ _UPSTREAM_STATUS = {
     "resourcenotfoundexception": 404,
     "throttlingexception": 429,
     "servicequotaexceededexception": 429,
+    "overloaded": 503,  # ours: no thread left for the call (see calls.NoThread)
 }
 
 # What AWS or a library may put in a message that the caller must not see.

@@ -1,8 +1,8 @@
 """Load the first request's path before the app says it is ready.
 
 With provisioned concurrency Lambda freezes the environment right after the readiness check: whatever
-is loaded lazily after it (the relay's tasks, hand-over and timeouts, the thread that starts the
-threads closing upstream bodies) would load on the first caller's time instead.
+is loaded lazily after it (the relay's tasks, hand-over and timeouts, how calls and body closers get
+their threads) would load on the first caller's time instead.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ async def first_request_path() -> None:
 
     relay = RelayResponse(opener, {}, heartbeat_seconds=60, error_headers={}, open_grace_seconds=1)
     await relay({"type": "http", "state": {}}, receive, send)
-    await asyncio.wrap_future(calls.in_own_thread(lambda: None))  # the thread that starts body closers
+    await asyncio.wrap_future(calls.in_own_thread(lambda: None))  # how calls and body closers get their threads
 
 
 def settle_heap() -> None:

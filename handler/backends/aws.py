@@ -140,6 +140,8 @@ class Client:
             raise
         except calls.Abandoned:
             raise UpstreamError("ClientGone", "the client left before the call was sent") from None
+        except calls.NoThread as error:
+            raise UpstreamError("Overloaded", "the function is too busy for another call", repr(error)) from error
         except ClientError as error:
             raise upstream_error(error) from error
         except BotoCoreError as error:

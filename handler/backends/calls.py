@@ -14,9 +14,9 @@ late, and a call it still thinks wanted would be sent for nobody.
 
 from __future__ import annotations
 
+import _thread
 import concurrent.futures
 import contextvars
-import functools
 import logging
 import queue
 import threading
@@ -85,10 +85,15 @@ def _release() -> None:
         _gate.release()
 
 
+class NoThread(Exception):
+    """No thread could be started for a call: the process is at its limit of threads."""
+
+
 def in_own_thread(action: Callable[[], T]) -> concurrent.futures.Future[T]:
-    """`action()` on a new daemon thread; its outcome in the future returned. Never blocks: starting a
-    thread waits until the new thread runs, which under a busy GIL can take milliseconds, so threads
-    are started by a starter thread rather than by the event loop."""
+    """`action()` on a new daemon thread; its outcome in the future returned (NoThread at the process's
+    thread limit). Never blocks: not `threading.Thread.start()`, which waits until the new thread holds
+    the GIL. Under a busy GIL that is milliseconds a thread, and sixteen calls opening at once would
+    start one after another, the last some 40 ms late, while the answers already open wait for the GIL."""
     outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
     outcome.set_running_or_notify_cancel()
 
@@ -98,27 +103,11 @@ def in_own_thread(action: Callable[[], T]) -> concurrent.futures.Future[T]:
         except BaseException as error:  # handed over; the waiter decides what it means
             outcome.set_exception(error)
 
-    _to_start.put(run)
-    _starter()
+    try:
+        _thread.start_new_thread(run, ())
+    except RuntimeError as error:  # "can't start new thread"
+        outcome.set_exception(NoThread(str(error)))
     return outcome
-
-
-_to_start: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-
-
-@functools.cache
-def _starter() -> threading.Thread:
-    def start_each() -> None:
-        while True:
-            action = _to_start.get()
-            try:
-                threading.Thread(target=action, name="aws-call", daemon=True).start()
-            except RuntimeError:  # no thread to be had: run it here rather than never
-                action()
-
-    starter = threading.Thread(target=start_each, name="aws-call-starter", daemon=True)
-    starter.start()
-    return starter
 
 
 class CleanupLane:

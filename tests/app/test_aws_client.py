@@ -16,7 +16,7 @@ import time
 import httpx
 import pytest
 
-from handler.backends import aws
+from handler.backends import aws, calls
 from handler.backends.agentcore import AgentCoreBackend
 from handler.backends.bedrock import BedrockBackend
 from tests.fakes import FakeAgentCore, FakeBedrockRuntime
@@ -70,6 +70,26 @@ def test_an_agent_that_stalls_before_its_headers_is_run_once(agent, through_gate
     assert "Read timeout" in access_log.records()[-1]["error_detail"]
     assert agent.calls == 1
     assert took < 0.9, f"one read timeout of 0.2 s took {took:.2f} s"
+
+
+def test_at_the_thread_limit_a_call_is_refused_with_503_and_never_sent(agent, serve, monkeypatch, access_log):
+    """Each call has a thread of its own; a process that can start no more says so, and the event loop
+    neither blocks nor runs the call itself."""
+    agent.respond_with(sse([sse_event({"n": 1})]))
+
+    def no_thread_left(function, args):
+        raise RuntimeError("can't start new thread")
+
+    with serve(AgentCoreBackend(ARN, region="us-east-1")) as base:
+        httpx.get(base + "/healthz")  # the client is made before the limit is reached
+        monkeypatch.setattr(calls._thread, "start_new_thread", no_thread_left)
+        response = httpx.post(base + "/invoke", json=PROMPT)
+        monkeypatch.undo()
+        assert httpx.post(base + "/invoke", json=PROMPT).status_code == 200, "the next call, with threads again"
+    assert (response.status_code, response.json()["error"]) == (503, "Overloaded")
+    refused = next(line for line in access_log.records(3) if line["status"] == 503)
+    assert "can't start new thread" in refused["error_detail"]
+    assert agent.calls == 1
 
 
 def test_a_model_keeps_standard_retries_for_throttling_before_its_stream(model, through_gateway):
