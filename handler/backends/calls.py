@@ -92,8 +92,8 @@ class NoThread(Exception):
 def in_own_thread(action: Callable[[], T]) -> concurrent.futures.Future[T]:
     """`action()` on a new daemon thread; its outcome in the future returned (NoThread at the process's
     thread limit). Never blocks: not `threading.Thread.start()`, which waits until the new thread holds
-    the GIL. Under a busy GIL that is milliseconds a thread, and sixteen calls opening at once would
-    start one after another, the last some 40 ms late, while the answers already open wait for the GIL."""
+    the GIL. Under a busy GIL that is milliseconds a thread, and calls arriving together would start one
+    after another: a storm's staying caller waited behind 300 such starts (see the README's benchmark)."""
     outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
     outcome.set_running_or_notify_cancel()
 
