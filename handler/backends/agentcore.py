@@ -49,11 +49,13 @@ class AgentCoreBackend:
         request = self._request(agent_request)
         stop = partial(self._stop, agent_request.session_id)
         # A client that leaves before the agent's first byte leaves an agent at work all the same.
-        response = await self._client.call(
-            "invoke_agent_runtime", discard=lambda unread: unread["response"].close(), abandoned=stop, **request
+        response, body = await self._client.call_with_body(
+            "invoke_agent_runtime",
+            body_of=lambda answer: answer["response"]._raw_stream,
+            media_type=sse.MEDIA_TYPE,
+            abandoned=stop,
+            **request,
         )
-        raw = response["response"]._raw_stream
-        body = aws.threaded_body(raw, sse.MEDIA_TYPE)
         content_type = response.get("contentType", "")
         if content_type.startswith(sse.MEDIA_TYPE):
             chunks = body.chunks

@@ -123,14 +123,58 @@ class Client:
         the request had gone out (to stop the work it started), and `discard` gets its result when it
         comes, so an answer nobody will read is closed rather than left open.
         """
+        return await self._call(operation, kwargs, discard, abandoned)
+
+    async def call_with_body(
+        self,
+        operation: str,
+        /,
+        *,
+        body_of: Callable[[Any], Any],
+        media_type: str,
+        abandoned: Callable[[], object] = lambda: None,
+        **kwargs: Any,
+    ) -> tuple[Any, Upstream]:
+        """`call` for an answer with a streaming body, `body_of(response)` (its urllib3 response): the
+        response, and the body as an Upstream. The call's own thread goes on to read the body the moment
+        the call returns. A thread started for the reading would first wait for the GIL, which other
+        answers opening at the same time hold for milliseconds at a stretch, and the first event with it."""
+        connected = calls.CLIENT_CONNECTED.get()
+        loop = asyncio.get_running_loop()
+
+        def with_body(response: Any) -> tuple[Any, CallThreadBody]:
+            return response, CallThreadBody(body_of(response), media_type, connected)
+
+        response, body = await self._call(
+            operation,
+            kwargs,
+            discard=lambda opened: opened[1].discard(),
+            abandoned=abandoned,
+            prepare=with_body,
+            then=lambda opened: opened[1].reader.read_here(loop),
+        )
+        return response, body.upstream
+
+    async def _call(
+        self,
+        operation: str,
+        kwargs: dict[str, Any],
+        discard: Callable[[Any], object],
+        abandoned: Callable[[], object],
+        prepare: Callable[[Any], Any] | None = None,
+        then: Callable[[Any], object] | None = None,
+    ) -> Any:
+        """`operation(**kwargs)` on a thread of its own, `prepare`d there, then `then` on that thread."""
         try:
             client = await asyncio.wrap_future(self._made)
         except Exception as error:
             raise UpstreamError("UpstreamUnavailable", UNREACHABLE, f"no AWS client: {error!r}") from error
         from botocore.exceptions import BotoCoreError, ClientError
 
+        action = partial(getattr(client, operation), **kwargs)
         call = calls.Call()
-        pending = calls.in_own_thread(partial(call.run, partial(getattr(client, operation), **kwargs)))
+        run = partial(call.run, action if prepare is None else lambda: prepare(action()))
+        pending = calls.in_own_thread(run, then)
         try:
             return await asyncio.wrap_future(pending)
         except asyncio.CancelledError:
@@ -217,21 +261,31 @@ def upstream_error(error: Any) -> UpstreamError:
     return UpstreamError(details.get("Code") or "UpstreamError", message, str(error))
 
 
-def threaded_body(raw: Any, media_type: str) -> Upstream:
-    """The body of the urllib3 response `raw`, read on its own thread and forwarded as it arrives.
-    Each read returns whatever has arrived (see `http_body`), where botocore's `iter_chunks` and
-    `iter_lines` would wait for their chunk size to fill and so buffer a slow answer. Between reads the
-    thread also listens for the client hanging up (see `hangup`)."""
-    reader = BodyReader(http_body.reader(raw, _watching(raw)), more_waiting=_readable(raw))
+class CallThreadBody:
+    """The body of the urllib3 response `raw` as `upstream`, forwarded as it arrives, read by the thread
+    that calls `reader.read_here` (see `Client.call_with_body`). Each read returns whatever has arrived
+    (see `http_body`), where botocore's `iter_chunks` and `iter_lines` would wait for their chunk size
+    to fill and so buffer a slow answer. Between reads the thread also listens for the client hanging
+    up (see `hangup`): `connected` is the request's connection check (`calls.CLIENT_CONNECTED`)."""
 
-    async def close() -> None:
-        reader.close()
-        if reader.read_to_end:
-            release(raw)
+    def __init__(self, raw: Any, media_type: str, connected: Callable[[], bool]) -> None:
+        self._raw = raw
+        read1 = http_body.reader(raw, _watching(raw, connected))
+        self.reader = BodyReader(read1, more_waiting=_readable(raw), own_thread=False)
+        chunks = _with_upstream_errors(self.reader.chunks())
+        self.upstream = Upstream(media_type, chunks, self._close, abandon=partial(hang_up, raw))
+
+    async def _close(self) -> None:
+        self.reader.close()
+        if self.reader.read_to_end:
+            release(self._raw)
         else:
-            await close_raw(raw)
+            await close_raw(self._raw)
 
-    return Upstream(media_type, _with_upstream_errors(reader.chunks()), close, abandon=partial(hang_up, raw))
+    def discard(self) -> None:
+        """An answer nobody will read: stop reading it, and close its connection."""
+        self.reader.close()
+        _close(self._raw)
 
 
 def release(raw: Any) -> None:
@@ -261,10 +315,10 @@ async def _fetched(items: Iterator[T]) -> AsyncIterator[T]:
         yield item  # type: ignore[misc]
 
 
-def _watching(raw: Any) -> Callable[[Any], Any] | None:
-    """How to make the reads of `raw` hear this request's client hang up, if its socket is known."""
+def _watching(raw: Any, connected: Callable[[], bool]) -> Callable[[Any], Any] | None:
+    """How to make the reads of `raw` hear the client of `connected` hang up, if both sockets are known."""
     upstream = socket_of(raw)
-    client_fd = getattr(calls.CLIENT_CONNECTED.get(), "fileno", lambda: -1)()
+    client_fd = getattr(connected, "fileno", lambda: -1)()
     if upstream is None or client_fd < 0:
         return None
     return lambda file: hangup.WatchedFile(file, upstream, client_fd, partial(hang_up, raw))

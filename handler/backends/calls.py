@@ -89,19 +89,24 @@ class NoThread(Exception):
     """No thread could be started for a call: the process is at its limit of threads."""
 
 
-def in_own_thread(action: Callable[[], T]) -> concurrent.futures.Future[T]:
+def in_own_thread(action: Callable[[], T], then: Callable[[T], object] | None = None) -> concurrent.futures.Future[T]:
     """`action()` on a new daemon thread; its outcome in the future returned (NoThread at the process's
-    thread limit). Never blocks: not `threading.Thread.start()`, which waits until the new thread holds
-    the GIL. Under a busy GIL that is milliseconds a thread, and calls arriving together would start one
-    after another: a storm's staying caller waited behind 300 such starts (see the README's benchmark)."""
+    thread limit), and after a success `then(result)` on the same thread (a call's thread goes on to
+    read its answer). Never blocks: not `threading.Thread.start()`, which waits until the new thread
+    holds the GIL. Under a busy GIL that is milliseconds a thread, and calls arriving together would
+    start one after another: a storm's staying caller waited behind 300 such starts (see the README)."""
     outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
     outcome.set_running_or_notify_cancel()
 
     def run() -> None:
         try:
-            outcome.set_result(action())
+            result = action()
         except BaseException as error:  # handed over; the waiter decides what it means
             outcome.set_exception(error)
+            return
+        outcome.set_result(result)
+        if then is not None:
+            then(result)
 
     try:
         _thread.start_new_thread(run, ())

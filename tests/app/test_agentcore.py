@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import dataclasses
 import json
+import os
 import socket
 import threading
 import time
@@ -116,6 +118,66 @@ def test_a_client_that_leaves_closes_the_agent_connection_within_a_fraction_of_a
     assert fake.last.disconnected.wait(5), "the agent connection stayed open"
     assert fake.last.disconnected_at - left_at < 0.5
     assert fake.last.outcome == "disconnected"
+
+
+def test_the_thread_that_made_the_call_reads_its_answer(fake, serve, monkeypatch):
+    """No thread is started for the reading: it would wait for the GIL before its first read, behind the
+    other answers opening at the same time."""
+    from handler.backends import http_body
+
+    fake.respond_with(sse([sse_event({"n": i}) for i in range(3)], delay=0.01))
+    client = fake.client()
+    calling, reading = set(), set()
+    client.meta.events.register("before-send", lambda **_: calling.add(threading.get_ident()))
+    reader = http_body.reader
+
+    def tracked_reader(raw, watch=None):
+        read1 = reader(raw, watch)
+        return lambda size: reading.add(threading.get_ident()) or read1(size)
+
+    monkeypatch.setattr(http_body, "reader", tracked_reader)
+    with serve(AgentCoreBackend(ARN, client=client), heartbeat_seconds=60) as base:
+        body = httpx.post(base + "/invoke", json={"prompt": "q"}).content
+    assert body.count(b"data: ") == 3
+    assert len(calling) == 1
+    assert reading == calling
+
+
+def test_an_answer_whose_caller_left_during_the_call_is_closed_and_not_read(fake, monkeypatch):
+    """The call's thread would go on to read an answer nobody waits for: it is closed instead, and the
+    thread ends at its first read past what had already arrived."""
+    from handler.backends import aws, http_body
+
+    fake.respond_with(dataclasses.replace(sse([sse_event({"n": 1}), Pause(20)]), delay=0.3))
+    reading = []
+    reader = http_body.reader
+
+    def tracked_reader(raw, watch=None):
+        read1 = reader(raw, watch)
+        return lambda size: reading.append(threading.get_native_id()) or read1(size)
+
+    monkeypatch.setattr(http_body, "reader", tracked_reader)
+
+    async def leave_during_the_call() -> None:
+        client = aws.Client("bedrock-agentcore", ready=fake.client())
+        request = {"agentRuntimeArn": ARN, "runtimeSessionId": SESSION, "payload": b"{}"}
+        call = asyncio.ensure_future(
+            client.call_with_body(
+                "invoke_agent_runtime",
+                body_of=lambda r: r["response"]._raw_stream,
+                media_type="text/event-stream",
+                **request,
+            )
+        )
+        await asyncio.sleep(0.1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+
+    asyncio.run(leave_during_the_call())
+    assert fake.last.disconnected.wait(5), "the answer nobody reads stayed open"
+    assert eventually(lambda: bool(reading)), "the call's thread never went on to the body"
+    assert eventually(lambda: not os.path.exists(f"/proc/self/task/{reading[0]}")), "its thread is still reading"
 
 
 def test_concurrent_streams_each_keep_their_own_pace(fake, app):

@@ -167,3 +167,30 @@ def test_big_pieces_go_over_as_read_and_only_small_neighbours_are_joined():
     assert pieces == [b"ab", big, b"c", other]
     assert pieces[1] is big
     assert pieces[3] is other
+
+
+def test_a_reader_without_a_thread_of_its_own_is_read_by_the_thread_that_calls_read_here():
+    """The thread that made the call reads its answer: no new thread has to wait for the GIL first."""
+    pipe = Pipe()
+    readers: set[int] = set()
+    read1 = pipe.read1
+
+    def tracked(size: int) -> bytes:
+        readers.add(threading.get_ident())
+        return read1(size)
+
+    pipe.read1 = tracked  # type: ignore[method-assign]
+    for piece in (b"one", b"two", b""):
+        pipe.feed(piece)
+
+    async def scenario() -> tuple[list[bytes], int]:
+        reader = BodyReader(pipe.read1, own_thread=False)
+        caller = threading.Thread(target=reader.read_here, args=(asyncio.get_running_loop(),))
+        caller.start()
+        chunks = await asyncio.wait_for(collect(reader), 5)
+        caller.join(5)
+        return chunks, caller.ident
+
+    chunks, caller = asyncio.run(scenario())
+    assert b"".join(chunks) == b"onetwo"
+    assert readers == {caller}
