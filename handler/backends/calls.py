@@ -94,7 +94,7 @@ def in_own_thread(action: Callable[[], T], then: Callable[[T], object] | None = 
     thread limit), and after a success `then(result)` on the same thread (a call's thread goes on to
     read its answer). Never blocks: not `threading.Thread.start()`, which waits until the new thread
     holds the GIL. Under a busy GIL that is milliseconds a thread, and calls arriving together would
-    start one after another: a storm's staying caller waited behind 300 such starts (see the README)."""
+    start one after another."""
     outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
     outcome.set_running_or_notify_cancel()
 
