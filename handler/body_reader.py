@@ -1,18 +1,16 @@
-"""A blocking byte stream read on its own thread, handed to the event loop as it arrives.
+"""A blocking byte stream read on a thread of its own, handed to the event loop as it arrives.
 
 One thread per answer reads as fast as the network delivers; the event loop takes everything that
 has arrived since it last looked in one piece. A slow answer therefore goes out chunk by chunk with
 no added delay, and a fast one in larger pieces with far fewer wake-ups. Reading pauses once `limit`
 bytes wait between the two, which bounds memory (to a few times `limit`) whatever the upstream's speed.
 
-The reading thread is the reader's own, started when `chunks()` is first iterated, or (`own_thread=False`)
-one that already exists and calls `read_here`: the thread that made the call, which would otherwise
+The reading thread is whichever calls `read_here`: the thread that made the call, which would otherwise
 hand over the answer and end while a new thread waits for the GIL before its first read.
 """
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import contextlib
 import threading
@@ -27,10 +25,8 @@ class BodyReader:
         read1: Callable[[int], bytes],
         more_waiting: Callable[[], bool] = lambda: False,
         limit: int = 1024 * 1024,
-        own_thread: bool = True,
     ) -> None:
         self._read1 = read1
-        self._own_thread = own_thread
         self._more_waiting = more_waiting
         self._limit = limit
         self._parts: list[bytes] = []
@@ -47,12 +43,6 @@ class BodyReader:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Everything read so far, joined, each time more arrives; raises what the read raised."""
-        self._loop = asyncio.get_running_loop()
-        if self._own_thread:
-            # Not threading.Thread.start(): it waits until the new thread holds the GIL, which blocks the
-            # event loop for milliseconds while other streams are opening and forwarding (16 at once: up
-            # to 10 ms a start). The thread needs nothing of threading's bookkeeping.
-            _thread.start_new_thread(self._read_all, ())
         try:
             while True:
                 await self._arrived.wait()
@@ -78,7 +68,7 @@ class BodyReader:
 
     def read_here(self, loop: asyncio.AbstractEventLoop) -> None:
         """Read the stream on the calling thread until it ends, fails or is closed, handing what arrives
-        to `chunks()` on `loop`; for a reader made with `own_thread=False`. Never raises."""
+        to `chunks()` on `loop`. Never raises."""
         self._loop = loop
         self._read_all()
 

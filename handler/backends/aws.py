@@ -271,7 +271,7 @@ class CallThreadBody:
     def __init__(self, raw: Any, media_type: str, connected: Callable[[], bool]) -> None:
         self._raw = raw
         read1 = http_body.reader(raw, _watching(raw, connected))
-        self.reader = BodyReader(read1, more_waiting=_readable(raw), own_thread=False)
+        self.reader = BodyReader(read1, more_waiting=_readable(raw))
         chunks = _with_upstream_errors(self.reader.chunks())
         self.upstream = Upstream(media_type, chunks, self._close, abandon=partial(hang_up, raw))
 

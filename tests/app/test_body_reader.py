@@ -1,4 +1,4 @@
-"""BodyReader: a blocking stream read on its own thread, handed over as it arrives, with bounded memory."""
+"""BodyReader: a blocking stream read on a thread of its own, handed over as it arrives, with bounded memory."""
 
 from __future__ import annotations
 
@@ -33,6 +33,14 @@ class Pipe:
         return piece
 
 
+def reading(read1, **options) -> BodyReader:
+    """A BodyReader being read on a thread of its own, as the thread that made a call reads its answer."""
+    reader = BodyReader(read1, **options)
+    loop = asyncio.get_running_loop()
+    threading.Thread(target=reader.read_here, args=(loop,), name="body-reader", daemon=True).start()
+    return reader
+
+
 async def collect(reader: BodyReader) -> list[bytes]:
     return [chunk async for chunk in reader.chunks()]
 
@@ -41,7 +49,7 @@ def test_each_piece_is_handed_over_as_soon_as_it_is_read():
     pipe = Pipe()
 
     async def scenario() -> None:
-        chunks = BodyReader(pipe.read1).chunks()
+        chunks = reading(pipe.read1).chunks()
         for expected in (b"one", b"two", b"three"):
             pipe.feed(expected)
             # Lock-step: nothing more is fed until this piece is out, so a reader that waits for more (or
@@ -61,7 +69,7 @@ def test_what_arrived_while_the_loop_was_busy_comes_as_one_piece_in_order():
         pipe.feed(piece)
 
     async def scenario() -> list[bytes]:
-        reader = BodyReader(pipe.read1)
+        reader = reading(pipe.read1)
         chunks = reader.chunks()
         first = await anext(chunks)
         time.sleep(0.05)  # noqa: ASYNC251 -- the loop is busy on purpose; the reader thread keeps reading
@@ -78,7 +86,7 @@ def test_reading_pauses_when_the_limit_is_waiting_unread():
         pipe.feed(b"x" * 100)
 
     async def scenario() -> tuple[int, int]:
-        chunks = BodyReader(pipe.read1, limit=300).chunks()
+        chunks = reading(pipe.read1, limit=300).chunks()
         taken = len(await anext(chunks)) // 100
         await asyncio.sleep(0.1)  # nobody takes more: the reader must stop at the limit
         return taken, pipe.reads
@@ -97,7 +105,7 @@ def test_a_failed_read_is_raised_after_what_came_before():
     received = []
 
     async def scenario() -> None:
-        async for chunk in BodyReader(pipe.read1).chunks():
+        async for chunk in reading(pipe.read1).chunks():
             received.append(chunk)
             pipe.feed(failure)
 
@@ -113,7 +121,7 @@ def test_close_ends_a_reader_waiting_for_room_without_reading_more():
     before = set(threading.enumerate())
 
     async def scenario() -> None:
-        reader = BodyReader(pipe.read1, limit=100)
+        reader = reading(pipe.read1, limit=100)
         chunks = reader.chunks()
         await anext(chunks)
         await asyncio.sleep(0.05)
@@ -133,7 +141,7 @@ def test_pieces_already_waiting_behind_a_read_go_over_together():
         pipe.feed(piece)
 
     async def scenario() -> list[bytes]:
-        return await collect(BodyReader(pipe.read1, more_waiting=lambda: pipe.unread() > 0))
+        return await collect(reading(pipe.read1, more_waiting=lambda: pipe.unread() > 0))
 
     assert asyncio.run(scenario()) == [b"a" * 10 + b"b" * 10 + b"c" * 10]
 
@@ -145,7 +153,7 @@ def test_a_read_failing_inside_a_batch_still_hands_over_what_came_before_it():
     received = []
 
     async def scenario() -> None:
-        async for chunk in BodyReader(pipe.read1, more_waiting=lambda: pipe.unread() > 0).chunks():
+        async for chunk in reading(pipe.read1, more_waiting=lambda: pipe.unread() > 0).chunks():
             received.append(chunk)
 
     with pytest.raises(ConnectionResetError):
@@ -161,7 +169,7 @@ def test_big_pieces_go_over_as_read_and_only_small_neighbours_are_joined():
         pipe.feed(piece)
 
     async def scenario() -> list[bytes]:
-        return await collect(BodyReader(pipe.read1, more_waiting=lambda: pipe.unread() > 0, limit=1 << 30))
+        return await collect(reading(pipe.read1, more_waiting=lambda: pipe.unread() > 0, limit=1 << 30))
 
     pieces = asyncio.run(scenario())
     assert pieces == [b"ab", big, b"c", other]
@@ -169,7 +177,7 @@ def test_big_pieces_go_over_as_read_and_only_small_neighbours_are_joined():
     assert pieces[3] is other
 
 
-def test_a_reader_without_a_thread_of_its_own_is_read_by_the_thread_that_calls_read_here():
+def test_the_stream_is_read_by_the_thread_that_calls_read_here():
     """The thread that made the call reads its answer: no new thread has to wait for the GIL first."""
     pipe = Pipe()
     readers: set[int] = set()
@@ -184,7 +192,7 @@ def test_a_reader_without_a_thread_of_its_own_is_read_by_the_thread_that_calls_r
         pipe.feed(piece)
 
     async def scenario() -> tuple[list[bytes], int]:
-        reader = BodyReader(pipe.read1, own_thread=False)
+        reader = BodyReader(pipe.read1)
         caller = threading.Thread(target=reader.read_here, args=(asyncio.get_running_loop(),))
         caller.start()
         chunks = await asyncio.wait_for(collect(reader), 5)
