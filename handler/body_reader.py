@@ -49,13 +49,12 @@ class BodyReader:
                 with self._room:
                     self._arrived.clear()
                     parts, self._parts, self._buffered = self._parts, [], 0
-                    finished, error = self._finished, self._error
+                    finished = self._finished
                     self._room.notify()
                 for piece in _coalesced(parts):
                     yield piece
-                if error is not None:
-                    raise error
                 if finished:
+                    self._raise_failure()
                     return
         finally:
             # Whoever stops iterating, the thread must not wait for room forever.
@@ -78,6 +77,18 @@ class BodyReader:
             self._closed = True
             self._room.notify()
 
+    def _raise_failure(self) -> None:
+        """Raise what made the read fail, if it failed. The error's traceback holds the reading thread's
+        frames, which hold this reader: kept here, or in a frame of its traceback, it would make every
+        failed answer a reference cycle, left to the cyclic garbage collector. So it is handed over."""
+        with self._room:
+            error, self._error = self._error, None
+        if error is not None:
+            try:
+                raise error
+            finally:
+                del error
+
     def _read_all(self) -> None:
         try:
             while batch := self._read_batch():
@@ -94,7 +105,8 @@ class BodyReader:
             self._read_to_end = True
         except BaseException as error:  # handed to the event loop, which decides what it means
             with self._room:
-                self._error = error
+                if not self._closed:
+                    self._error = error
         finally:
             with self._room:
                 self._finished = True

@@ -11,7 +11,7 @@ uvicorn's own with three guards added:
   coding (which HTTP/1.0 does not have).
 
 In chunked coding, a big piece of body goes to the socket as it is, its framing beside it, instead of
-being copied into one bytes with the framing (see `_chunk_without_copying`).
+being copied into one bytes with the framing (see `ChunkedAsIs`).
 
 It also offers the app a scope extension, `ON_DISCONNECT`: a list of callables run the moment the
 client's connection ends before its response did, inside the server's own handling of the hang-up.
@@ -78,10 +78,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         extensions[ON_DISCONNECT] = []
         extensions[STILL_CONNECTED] = _still_connected(self.transport)
         super().on_headers_complete()
-        if self.scope.get("http_version") == "1.0":
-            _delimit_by_close(self.cycle)
-        else:
-            _chunk_without_copying(self.cycle)
+        become(self.cycle, DelimitedByClose if self.scope.get("http_version") == "1.0" else ChunkedAsIs)
 
     def _client_left(self) -> None:
         if self.cycle is None or self.cycle.response_complete:
@@ -166,27 +163,23 @@ def config(
     return uvicorn.Config(app, host=host, port=port, http=http, ws="none", access_log=False, **options)
 
 
-def _delimit_by_close(cycle: RequestResponseCycle) -> None:
-    """Make uvicorn write a body with no length the HTTP/1.0 way: as is, ended by closing.
+class DelimitedByClose(RequestResponseCycle):
+    """uvicorn's cycle, writing a body with no length the HTTP/1.0 way: as is, ended by closing.
 
     uvicorn picks chunked coding for any such body whatever the client's version and has no other
     framing, so this sets the two fields its writer consults: "not chunked", and a length that the
     last piece of the body makes come out exact (the tests pin the behaviour)."""
-    send = cycle.send
-    unlimited = 1 << 62
-    delimited = False
 
-    async def send_delimited_by_close(message: Message) -> None:
-        nonlocal delimited
+    _delimited = False
+
+    async def send(self, message: Message) -> None:  # type: ignore[override]
         if message["type"] == "http.response.start" and not _has_length(message):
-            delimited = True
-            cycle.chunked_encoding = False
-            cycle.expected_content_length = unlimited
-        elif delimited and message["type"] == "http.response.body" and not message.get("more_body", False):
-            cycle.expected_content_length = len(message.get("body", b""))
-        await send(message)  # type: ignore[arg-type]
-
-    cycle.send = send_delimited_by_close  # type: ignore[method-assign]
+            self._delimited = True
+            self.chunked_encoding = False
+            self.expected_content_length = 1 << 62
+        elif self._delimited and message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.expected_content_length = len(message.get("body", b""))
+        await super().send(message)  # type: ignore[arg-type]
 
 
 # A body this big is written as it is, its chunk framing beside it, instead of joined with the framing
@@ -195,27 +188,35 @@ def _delimit_by_close(cycle: RequestResponseCycle) -> None:
 WRITE_AS_IS = 16 * 1024
 
 
-def _chunk_without_copying(cycle: RequestResponseCycle) -> None:
-    """Write a big body of a chunked response with its framing beside it, in one vectored write.
+class ChunkedAsIs(RequestResponseCycle):
+    """uvicorn's cycle, writing a big body of a chunked response with its framing beside it, in one
+    vectored write.
 
     uvicorn makes each chunk `b"".join([size line, body, CRLF])`, copying the body; uvloop's
     `writelines` hands the three to one writev(2) and keeps references, not copies, of what the
     socket cannot take yet. uvicorn's `send` still runs, with the body gone, for everything else
     it does (back-pressure, the last chunk, completion)."""
-    send = cycle.send
 
-    async def send_as_is(message: Message) -> None:
+    async def send(self, message: Message) -> None:  # type: ignore[override]
         body = message.get("body", b"")
-        if message["type"] == "http.response.body" and cycle.chunked_encoding and len(body) >= WRITE_AS_IS:
-            if cycle.flow.write_paused and not cycle.disconnected:
-                await cycle.flow.drain()
-            if cycle.disconnected or cycle.response_complete:
+        if message["type"] == "http.response.body" and self.chunked_encoding and len(body) >= WRITE_AS_IS:
+            if self.flow.write_paused and not self.disconnected:
+                await self.flow.drain()
+            if self.disconnected or self.response_complete:
                 return
-            cycle.transport.writelines([b"%x\r\n" % len(body), body, b"\r\n"])
+            self.transport.writelines([b"%x\r\n" % len(body), body, b"\r\n"])
             message = {**message, "body": b""}
-        await send(message)  # type: ignore[arg-type]
+        await super().send(message)  # type: ignore[arg-type]
 
-    cycle.send = send_as_is  # type: ignore[method-assign]
+
+def become(cycle: RequestResponseCycle, kind: type[RequestResponseCycle]) -> None:
+    """Make the cycle uvicorn just made one of `kind`, before its first step runs.
+
+    A subclass rather than a wrapper put on the cycle's `send`: a wrapper that reaches the cycle, kept
+    on the cycle, is a reference cycle, and every request's objects (its transport, scope, the app's
+    state) would wait for the cyclic garbage collector, whose pauses hold the GIL for milliseconds
+    while other streams wait."""
+    cycle.__class__ = kind
 
 
 def _has_length(message: dict[str, Any]) -> bool:

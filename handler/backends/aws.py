@@ -67,11 +67,12 @@ def make_client(service: str, region: str | None, **overrides: Any) -> Any:
     """A botocore client for `service` in `region` (botocore alone reads AWS_DEFAULT_REGION, not AWS_REGION)."""
     import botocore.session
 
-    from handler.backends import data_loader
+    from handler.backends import data_loader, response_parsers
 
     session = botocore.session.Session()
     # The same files as botocore's own loader reads, found and parsed with less work (see data_loader).
     session.register_component("data_loader", data_loader.loader_for(session.get_config_variable("data_path")))
+    session.register_component("response_parser_factory", response_parsers.ParserPerProtocol())
     return session.create_client(service, region_name=region, config=client_config(service, **overrides))
 
 
@@ -273,19 +274,24 @@ class CallThreadBody:
         read1 = http_body.reader(raw, _watching(raw, connected))
         self.reader = BodyReader(read1, more_waiting=_readable(raw))
         chunks = _with_upstream_errors(self.reader.chunks())
-        self.upstream = Upstream(media_type, chunks, self._close, abandon=partial(hang_up, raw))
-
-    async def _close(self) -> None:
-        self.reader.close()
-        if self.reader.read_to_end:
-            release(self._raw)
-        else:
-            await close_raw(self._raw)
+        # Closed by a function of the reader and the response, not by a method of this object: the
+        # upstream is kept here, and a cycle would leave the answer's objects to the garbage collector.
+        closing = partial(_end_read, self.reader, raw)
+        self.upstream = Upstream(media_type, chunks, closing, abandon=partial(hang_up, raw))
 
     def discard(self) -> None:
         """An answer nobody will read: stop reading it, and close its connection."""
         self.reader.close()
         _close(self._raw)
+
+
+async def _end_read(reader: BodyReader, raw: Any) -> None:
+    """Stop reading `raw`: its connection goes back to the pool if the answer was read to its end."""
+    reader.close()
+    if reader.read_to_end:
+        release(raw)
+    else:
+        await close_raw(raw)
 
 
 def release(raw: Any) -> None:

@@ -45,13 +45,14 @@ class RecordingTransport(asyncio.Transport):
 
 
 def cycle_on(transport: RecordingTransport) -> RequestResponseCycle:
-    """uvicorn's own request/response cycle, for an HTTP/1.1 POST, writing to `transport`."""
+    """uvicorn's own request/response cycle, for an HTTP/1.1 POST, writing to `transport`, made the
+    app's as the server makes it."""
     scope = {"type": "http", "http_version": "1.1", "method": "POST", "path": "/invoke", "headers": []}
     logger = logging.getLogger("test")
     cycle = RequestResponseCycle(
         scope, transport, FlowControl(transport), logger, logger, False, [], asyncio.Event(), False, True, lambda: None
     )
-    serving._chunk_without_copying(cycle)
+    serving.become(cycle, serving.ChunkedAsIs)
     return cycle
 
 
