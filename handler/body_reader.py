@@ -75,6 +75,7 @@ class BodyReader:
         """Stop reading; a read blocked in the network is the caller's to interrupt."""
         with self._room:
             self._closed = True
+            self._error = None  # nobody will read it now; kept, it would be a cycle (see _raise_failure)
             self._room.notify()
 
     def _raise_failure(self) -> None:
@@ -119,7 +120,11 @@ class BodyReader:
         goes over in large pieces; a slow one has nothing waiting and goes over piece by piece at once.
         """
         if self._deferred is not None:
-            raise self._deferred
+            deferred, self._deferred = self._deferred, None  # raised once (see _raise_failure)
+            try:
+                raise deferred
+            finally:
+                del deferred
         if self._at_end:
             return []
         batch = [self._read1(READ_SIZE)]

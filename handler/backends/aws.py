@@ -191,6 +191,9 @@ class Client:
             raise upstream_error(error) from error
         except BotoCoreError as error:
             raise UpstreamError("UpstreamUnavailable", UNREACHABLE, repr(error)) from error
+        finally:
+            # A failure's traceback holds this frame, and the future holds the failure: a reference cycle.
+            del pending
 
     def fire(self, operation: str, /, **kwargs: Any) -> None:
         """Start a call nobody waits for (e.g. stopping a session for a client that left); a failure is

@@ -97,22 +97,25 @@ def in_own_thread(action: Callable[[], T], then: Callable[[T], object] | None = 
     start one after another."""
     outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
     outcome.set_running_or_notify_cancel()
-
-    def run() -> None:
-        try:
-            result = action()
-        except BaseException as error:  # handed over; the waiter decides what it means
-            outcome.set_exception(error)
-            return
-        outcome.set_result(result)
-        if then is not None:
-            then(result)
-
     try:
-        _thread.start_new_thread(run, ())
+        _thread.start_new_thread(_run, (outcome, action, then))
     except RuntimeError as error:  # "can't start new thread"
         outcome.set_exception(NoThread(str(error)))
     return outcome
+
+
+def _run(outcome: concurrent.futures.Future[T], action: Callable[[], T], then: Callable[[T], object] | None) -> None:
+    try:
+        result = action()
+    except BaseException as error:  # handed over; the waiter decides what it means
+        outcome.set_exception(error)
+        # The error's traceback holds this frame: without this the future, holding the error, would be
+        # a reference cycle (concurrent.futures' own workers let go of theirs the same way).
+        outcome = None  # type: ignore[assignment]
+        return
+    outcome.set_result(result)
+    if then is not None:
+        then(result)
 
 
 class CleanupLane:

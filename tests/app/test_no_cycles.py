@@ -21,8 +21,8 @@ import pytest
 from handler.backends.agentcore import AgentCoreBackend
 from handler.backends.bedrock import BedrockBackend
 from handler.backends.demo import DemoBackend
-from tests.fakes import FakeAgentCore, FakeBedrockRuntime, Pause
-from tests.fakes.agentcore import sse, sse_event
+from tests.fakes import Abort, FakeAgentCore, FakeBedrockRuntime, Pause
+from tests.fakes.agentcore import error, json_answer, sse, sse_event
 from tests.fakes.bedrock import converse
 from tests.loopback import eventually
 
@@ -58,7 +58,7 @@ def agentcore(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAgentCore]:
         yield fake
 
 
-def post(base: str, path: str = "/invoke", body: dict | None = None) -> Callable[[], bytes]:
+def post(base: str, path: str = "/invoke", body: dict | None = None, status: int = 200) -> Callable[[], bytes]:
     """A POST read to its end by http.client, which (unlike httpx without a pooled client) leaves no
     cycles of its own to count."""
 
@@ -68,7 +68,7 @@ def post(base: str, path: str = "/invoke", body: dict | None = None) -> Callable
         try:
             connection.request("POST", path, json.dumps(body or {"prompt": "go"}), {"Content-Type": "application/json"})
             answer = connection.getresponse()
-            assert answer.status == 200
+            assert answer.status == status
             return answer.read()
         finally:
             connection.close()
@@ -80,6 +80,24 @@ def test_an_agent_stream_read_to_its_end_leaves_no_cycles(agentcore, serve):
     agentcore.respond_with(sse([sse_event({"i": i}) for i in range(5)]))
     with serve(AgentCoreBackend(ARN), heartbeat_seconds=60) as base:
         assert cyclic_garbage(post(base, body={"prompt": "go", "session_id": SESSION})) == {}
+
+
+def test_an_agent_answer_in_one_json_body_leaves_no_cycles(agentcore, serve):
+    agentcore.respond_with(json_answer({"answer": "42"}))
+    with serve(AgentCoreBackend(ARN), heartbeat_seconds=60) as base:
+        assert cyclic_garbage(post(base)) == {}
+
+
+def test_an_agent_refusing_the_call_leaves_no_cycles(agentcore, serve):
+    agentcore.respond_with(error("ThrottlingException", "slow down"))
+    with serve(AgentCoreBackend(ARN), heartbeat_seconds=60) as base:
+        assert cyclic_garbage(post(base, status=429)) == {}
+
+
+def test_an_agent_answer_breaking_off_mid_stream_leaves_no_cycles(agentcore, serve):
+    agentcore.respond_with(sse([sse_event({"i": 0}), Abort()]))
+    with serve(AgentCoreBackend(ARN), heartbeat_seconds=60) as base:
+        assert cyclic_garbage(post(base)) == {}
 
 
 def test_an_agent_stream_to_an_http_1_0_client_leaves_no_cycles(agentcore, serve):
@@ -121,8 +139,10 @@ def test_a_client_leaving_mid_stream_leaves_no_cycles(agentcore, serve, access_l
                 )
                 assert sock.recv(65536).startswith(b"HTTP/1.1 200")
             left += 1
-            # Counted once the app has let go of it: its access-log line is written at the very end.
+            # Counted once the app has let go of it (its access-log line is written at the very end) and
+            # has stopped the agent's session for it.
             eventually(lambda: access_log.getvalue().count('"client_gone"') == left, timeout=5)
+            eventually(lambda: len(agentcore.stops) == left, timeout=5)
 
         return leave
 
@@ -137,6 +157,9 @@ def test_a_model_stream_leaves_no_cycles(monkeypatch, serve):
         fake.respond_with(converse(["Hel", "lo"]))
         with serve(BedrockBackend(MODEL), heartbeat_seconds=60) as base:
             assert cyclic_garbage(post(base)) == {}
+            fake.respond_with(converse(["par", "tial"], exception=("throttlingException", "slow down")))
+            assert cyclic_garbage(post(base)) == {}
+            fake.respond_with(converse(["Hel", "lo"]))
             chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True}
             assert cyclic_garbage(post(base, "/v1/chat/completions", chat)) == {}
 
