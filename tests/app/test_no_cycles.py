@@ -100,43 +100,38 @@ def test_an_agent_answer_breaking_off_mid_stream_leaves_no_cycles(agentcore, ser
         assert cyclic_garbage(post(base)) == {}
 
 
+def send_invoke(base: str, version: str) -> socket.socket:
+    """A connection to the app with an /invoke request sent on it, in HTTP/`version`."""
+    parts = urlsplit(base)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    body = b'{"prompt": "go"}'
+    head = f"POST /invoke HTTP/{version}\r\nHost: app\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+    sock.sendall(head.encode() + b"\r\n\r\n" + body)
+    return sock
+
+
 def test_an_agent_stream_to_an_http_1_0_client_leaves_no_cycles(agentcore, serve):
     agentcore.respond_with(sse([sse_event({"i": i}) for i in range(5)]))
+    with serve(AgentCoreBackend(ARN), heartbeat_seconds=60) as base:
 
-    def read_as_http_1_0(base: str) -> Callable[[], bytes]:
-        def read() -> bytes:
-            parts = urlsplit(base)
-            with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-                body = b'{"prompt": "go"}'
-                sock.sendall(
-                    b"POST /invoke HTTP/1.0\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
-                )
+        def read_as_http_1_0() -> bytes:
+            with send_invoke(base, "1.0") as sock:
                 answer = http.client.HTTPResponse(sock)
                 answer.begin()
                 assert answer.status == 200
                 return answer.read()
 
-        return read
-
-    with serve(AgentCoreBackend(ARN), heartbeat_seconds=60) as base:
-        assert cyclic_garbage(read_as_http_1_0(base)) == {}
+        assert cyclic_garbage(read_as_http_1_0) == {}
 
 
 def test_a_client_leaving_mid_stream_leaves_no_cycles(agentcore, serve, access_log):
     agentcore.respond_with(sse([sse_event({"i": 0}), Pause(30)]))
     left = 0
+    with serve(AgentCoreBackend(ARN), heartbeat_seconds=60) as base:
 
-    def leave_after_the_first_event(base: str) -> Callable[[], None]:
-        def leave() -> None:
+        def leave_after_the_first_event() -> None:
             nonlocal left
-            parts = urlsplit(base)
-            with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-                body = b'{"prompt": "go"}'
-                sock.sendall(
-                    b"POST /invoke HTTP/1.1\r\nHost: app\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
-                )
+            with send_invoke(base, "1.1") as sock:
                 assert sock.recv(65536).startswith(b"HTTP/1.1 200")
             left += 1
             # Counted once the app has let go of it (its access-log line is written at the very end) and
@@ -144,10 +139,7 @@ def test_a_client_leaving_mid_stream_leaves_no_cycles(agentcore, serve, access_l
             eventually(lambda: access_log.getvalue().count('"client_gone"') == left, timeout=5)
             eventually(lambda: len(agentcore.stops) == left, timeout=5)
 
-        return leave
-
-    with serve(AgentCoreBackend(ARN), heartbeat_seconds=60) as base:
-        assert cyclic_garbage(leave_after_the_first_event(base)) == {}
+        assert cyclic_garbage(leave_after_the_first_event) == {}
 
 
 def test_a_model_stream_leaves_no_cycles(monkeypatch, serve):
