@@ -109,6 +109,7 @@ class BodyReader:
                 if not self._closed:
                     self._error = error
         finally:
+            self._deferred = None  # a reader closed before it came to raise it (see _raise_failure)
             with self._room:
                 self._finished = True
             self._wake()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import queue
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -159,6 +161,64 @@ def test_a_read_failing_inside_a_batch_still_hands_over_what_came_before_it():
     with pytest.raises(ConnectionResetError):
         asyncio.run(scenario())
     assert b"".join(received) == b"ab"
+
+
+def freed_by_reference_counting(scenario) -> bool:
+    """Whether the reader `scenario()` makes (and returns a weak reference to) is gone once its thread has
+    ended, with the cyclic garbage collector off: a failure kept beside the frames its traceback holds
+    would be a reference cycle, and every failed answer would wait for the collector's pauses."""
+    before = set(threading.enumerate())
+    gc.disable()
+    try:
+        reader = asyncio.run(scenario())
+        for thread in set(threading.enumerate()) - before:
+            thread.join(2)
+        return reader() is None
+    finally:
+        gc.enable()
+
+
+def scripted_read1(*pieces: bytes, wait_before: bytes = b"", until: threading.Event | None = None):
+    """A read1 returning `pieces` in turn and then failing; it waits for `until` before `wait_before`.
+    The failure is raised afresh, as a socket's is, not kept in a variable its own frame would hold."""
+    remaining = iter(pieces)
+
+    def read1(size: int) -> bytes:
+        piece = next(remaining, None)
+        if piece is None:
+            raise ConnectionResetError("gone")
+        if until is not None and piece == wait_before:
+            until.wait(5)
+        return piece
+
+    return read1
+
+
+def test_a_failure_raised_to_the_loop_leaves_the_reader_to_be_freed():
+    async def scenario() -> weakref.ref:
+        reader = reading(scripted_read1(b"a", b"b"), more_waiting=lambda: True)
+        with pytest.raises(ConnectionResetError):
+            await collect(reader)
+        return weakref.ref(reader)
+
+    assert freed_by_reference_counting(scenario)
+
+
+def test_a_reader_closed_with_a_failure_behind_its_last_read_is_freed():
+    """The failure came inside a batch read after the close: it is never raised, and must not be kept."""
+    closed = threading.Event()
+
+    async def scenario() -> weakref.ref:
+        # "a" goes over alone; "b" is read once the reader is closed, and the read behind it fails.
+        reader = reading(scripted_read1(b"a", b"b", wait_before=b"b", until=closed), more_waiting=closed.is_set)
+        chunks = reader.chunks()
+        assert await anext(chunks) == b"a"
+        reader.close()
+        closed.set()
+        await chunks.aclose()
+        return weakref.ref(reader)
+
+    assert freed_by_reference_counting(scenario)
 
 
 def test_big_pieces_go_over_as_read_and_only_small_neighbours_are_joined():
