@@ -15,6 +15,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 import pytest
 
@@ -154,8 +155,11 @@ def test_a_model_stream_leaves_no_cycles(monkeypatch, serve):
             fake.respond_with(converse(["Hel", "lo"]))
             chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True}
             assert cyclic_garbage(post(base, "/v1/chat/completions", chat)) == {}
+            assert cyclic_garbage(post(base, "/v1/chat/completions", {**chat, "stream": False})) == {}
 
 
-def test_the_demo_stream_leaves_no_cycles(serve):
+def test_the_demo_stream_health_checks_and_refusals_leave_no_cycles(serve):
     with serve(DemoBackend(token_delay=0.0), heartbeat_seconds=60) as base:
         assert cyclic_garbage(post(base)) == {}
+        assert cyclic_garbage(lambda: urlopen(base + "/healthz", timeout=10).read()) == {}
+        assert cyclic_garbage(post(base, body={"prompt": ""}, status=400)) == {}
