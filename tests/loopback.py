@@ -30,6 +30,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def send_invoke(base: str, body: bytes, http_version: str = "1.1") -> socket.socket:
+    """A connection to the app at `base` with a raw `POST /invoke` of `body` (JSON) sent on it, its answer
+    unread: the caller decides when to read it, or to leave."""
+    host, port = base.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=10)
+    head = f"POST /invoke HTTP/{http_version}\r\nHost: x\r\nContent-Type: application/json\r\n"
+    connection.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return connection
+
+
 @contextlib.contextmanager
 def serve_in_thread(app: ASGIApp, max_connections: int = 512, idle_seconds: float = 5.0) -> Iterator[str]:
     """Serve `app` under real uvicorn, set up as `python -m handler` sets it up, on loopback; yields its base URL."""

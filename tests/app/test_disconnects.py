@@ -17,7 +17,7 @@ from handler.backends.agentcore import AgentCoreBackend
 from tests.app.scripted import ScriptedBackend, Send
 from tests.fakes import FakeAgentCore, Pause
 from tests.fakes.agentcore import sse, sse_event
-from tests.loopback import eventually
+from tests.loopback import eventually, send_invoke
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef"
 SESSION = "d" * 40
@@ -48,11 +48,7 @@ def read_first_event(connection: socket.socket) -> None:
 
 def ask(base: str, session: str = SESSION) -> socket.socket:
     """A raw request for an answer, its response unread: the caller decides when to leave."""
-    host, port = base.removeprefix("http://").split(":")
-    body = json.dumps({"prompt": "q", "session_id": session}).encode()
-    connection = socket.create_connection((host, int(port)), timeout=10)
-    connection.sendall(b"POST /invoke HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))
-    return connection
+    return send_invoke(base, json.dumps({"prompt": "q", "session_id": session}).encode())
 
 
 def test_leaving_mid_stream_stops_the_agents_session_with_its_qualifier(agentcore, app, access_log):

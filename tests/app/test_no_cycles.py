@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import http.client
 import json
-import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
@@ -25,11 +24,12 @@ from handler.backends.demo import DemoBackend
 from tests.fakes import Abort, FakeAgentCore, FakeBedrockRuntime, Pause
 from tests.fakes.agentcore import error, json_answer, sse, sse_event
 from tests.fakes.bedrock import converse
-from tests.loopback import eventually
+from tests.loopback import eventually, send_invoke
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef"
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
 SESSION = "c" * 40
+PROMPT = b'{"prompt": "go"}'
 # Whose objects count: the app's and its server's and AWS clients', not the test's HTTP client's.
 OURS = ("handler", "uvicorn", "starlette", "botocore", "urllib3", "http.client", "socket", "asyncio", "uvloop")
 
@@ -101,22 +101,12 @@ def test_an_agent_answer_breaking_off_mid_stream_leaves_no_cycles(agentcore, ser
         assert cyclic_garbage(post(base)) == {}
 
 
-def send_invoke(base: str, version: str) -> socket.socket:
-    """A connection to the app with an /invoke request sent on it, in HTTP/`version`."""
-    parts = urlsplit(base)
-    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
-    body = b'{"prompt": "go"}'
-    head = f"POST /invoke HTTP/{version}\r\nHost: app\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-    sock.sendall(head.encode() + b"\r\n\r\n" + body)
-    return sock
-
-
 def test_an_agent_stream_to_an_http_1_0_client_leaves_no_cycles(agentcore, serve):
     agentcore.respond_with(sse([sse_event({"i": i}) for i in range(5)]))
     with serve(AgentCoreBackend(ARN), heartbeat_seconds=60) as base:
 
         def read_as_http_1_0() -> bytes:
-            with send_invoke(base, "1.0") as sock:
+            with send_invoke(base, PROMPT, http_version="1.0") as sock:
                 answer = http.client.HTTPResponse(sock)
                 answer.begin()
                 assert answer.status == 200
@@ -132,7 +122,7 @@ def test_a_client_leaving_mid_stream_leaves_no_cycles(agentcore, serve, access_l
 
         def leave_after_the_first_event() -> None:
             nonlocal left
-            with send_invoke(base, "1.1") as sock:
+            with send_invoke(base, PROMPT) as sock:
                 assert sock.recv(65536).startswith(b"HTTP/1.1 200")
             left += 1
             # Counted once the app has let go of it (its access-log line is written at the very end) and
