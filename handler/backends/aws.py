@@ -285,7 +285,7 @@ class CallThreadBody:
     def discard(self) -> None:
         """An answer nobody will read: stop reading it, and close its connection."""
         self.reader.close()
-        _close(self._raw)
+        close_raw(self._raw)
 
 
 async def _end_read(reader: BodyReader, raw: Any) -> None:
@@ -294,7 +294,7 @@ async def _end_read(reader: BodyReader, raw: Any) -> None:
     if reader.read_to_end:
         release(raw)
     else:
-        await close_raw(raw)
+        close_raw(raw)
 
 
 def release(raw: Any) -> None:
@@ -305,7 +305,7 @@ def release(raw: Any) -> None:
         raw._fp.close()  # http.client's response, whose body was read from under it (see http_body)
         raw.release_conn()
     except Exception:
-        _close(raw)
+        close_raw(raw)
 
 
 def threaded_items(items: Iterator[T], raw: Any) -> tuple[AsyncIterator[T], Callable[[], Any]]:
@@ -313,7 +313,7 @@ def threaded_items(items: Iterator[T], raw: Any) -> tuple[AsyncIterator[T], Call
     each fetched on the call pool so the event loop never waits, and how to close it mid-read."""
 
     async def close() -> None:
-        await close_raw(raw)
+        close_raw(raw)
 
     return _with_upstream_errors(_fetched(items)), close
 
@@ -387,12 +387,8 @@ def hang_up(raw: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-async def close_raw(raw: Any) -> None:
+def close_raw(raw: Any) -> None:
     """Close a urllib3 response even while a thread is blocked reading it, telling the upstream at once."""
-    _close(raw)
-
-
-def _close(raw: Any) -> None:
     hang_up(raw)
     # close() releases the descriptor; off the event loop, as a reader thread may still hold the
     # body's lock, and not awaited: the upstream has been told already.
