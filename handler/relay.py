@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from handler import errors, serving, sse
 from handler.backends import calls
+from handler.baton import TIMED_OUT, Baton
 from handler.errors import ApiError, from_upstream
 from handler.upstream import Upstream, UpstreamError
 
@@ -45,29 +46,6 @@ class _Ended:
 
 
 ENDED = _Ended()
-
-
-class _Baton:
-    """From the pump to the writer, one item at a time: `give` returns once the writer has taken the
-    item, so the pump reads no further ahead than the writer writes (memory stays bounded)."""
-
-    def __init__(self) -> None:
-        self._slot: asyncio.Queue[Handover | _Ended] = asyncio.Queue(maxsize=1)
-
-    async def give(self, item: Handover) -> None:
-        await self._slot.put(item)
-        await self._slot.join()
-
-    async def take(self) -> Handover | _Ended:
-        item = await self._slot.get()
-        self._slot.task_done()
-        return item
-
-    def end(self) -> None:
-        # Called by the pump once it is done giving (the slot is empty then); a pump cancelled in the
-        # middle of a `give` ends with the writer, which is cancelled too.
-        with contextlib.suppress(asyncio.QueueFull):
-            self._slot.put_nowait(ENDED)
 
 
 class RelayResponse:
@@ -104,7 +82,7 @@ class RelayResponse:
                 # Read late, its client already gone (a crowd that asks and leaves): start nothing.
                 state["outcome"] = "client_gone"
                 return
-        baton = _Baton()
+        baton: Baton[Handover | _Ended] = Baton()
         respond = asyncio.ensure_future(self._respond(baton, scope, receive, send, state))
         watch = asyncio.ensure_future(self._watch_disconnect(receive, opened, state))
         pump = asyncio.ensure_future(self._pump(baton, opened, state))
@@ -131,12 +109,9 @@ class RelayResponse:
                 for upstream in opened:
                     await upstream.close()
 
-    async def _respond(self, baton: _Baton, scope: Scope, receive: Receive, send: Send, state: dict) -> None:
-        first: Handover | _Ended | None = None
-        try:
-            async with asyncio.timeout(self.open_grace_seconds):
-                first = await baton.take()
-        except TimeoutError:
+    async def _respond(self, baton: Baton, scope: Scope, receive: Receive, send: Send, state: dict) -> None:
+        first = await baton.take(self.open_grace_seconds)
+        if first is TIMED_OUT:
             first = None
         state["opened"] = "committed" if first is None else "in_grace"
         if isinstance(first, ApiError):
@@ -167,7 +142,7 @@ class RelayResponse:
         if not state.get("complete"):
             _client_left(opened, state)
 
-    async def _pump(self, baton: _Baton, opened: list[Upstream], state: dict) -> None:
+    async def _pump(self, baton: Baton, opened: list[Upstream], state: dict) -> None:
         try:
             try:
                 upstream = await self._open()
@@ -189,10 +164,11 @@ class RelayResponse:
                 log.exception("the upstream failed mid-stream")
                 await self._fail(baton, state, UpstreamError("InternalError", "the stream failed", repr(error)))
         finally:
-            baton.end()
+            # Once done giving (a give cut short by cancellation left nothing behind).
+            baton.give_nowait(ENDED)
 
     @staticmethod
-    async def _fail(baton: _Baton, state: dict, failure: UpstreamError) -> None:
+    async def _fail(baton: Baton, state: dict, failure: UpstreamError) -> None:
         """What was sent stays sent; the writer tells the client why the answer stops here. A client
         that left cut the stream off itself (its upstream was hung up on): nothing failed."""
         if state.get("outcome") == "client_gone":
@@ -226,15 +202,13 @@ class RelayResponse:
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
         state["started"] = True
 
-    async def _write(self, baton: _Baton, send: Send, state: dict, first: bytes) -> None:
+    async def _write(self, baton: Baton, send: Send, state: dict, first: bytes) -> None:
         position = SsePosition()
         if first:
             await send({"type": "http.response.body", "body": first, "more_body": True})
         while True:
-            try:
-                async with asyncio.timeout(self.heartbeat_seconds):
-                    item = await baton.take()
-            except TimeoutError:
+            item = await baton.take(self.heartbeat_seconds)
+            if item is TIMED_OUT:
                 chunk = position.keep_alive()
             else:
                 if isinstance(item, _Ended):
