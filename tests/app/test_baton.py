@@ -40,8 +40,9 @@ def test_a_give_with_nobody_waiting_returns_only_once_the_item_is_taken():
         await asyncio.sleep(0)
         return waited, giving.done(), item
 
-    waited, given, item = asyncio.run(scenario())
-    assert waited and given
+    waited_for_a_taker, returned_once_taken, item = asyncio.run(scenario())
+    assert waited_for_a_taker
+    assert returned_once_taken
     assert item == "a"
 
 
