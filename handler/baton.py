@@ -2,8 +2,8 @@
 
 `give` returns once the taker has the item, so the giver reads no further ahead than the taker
 writes. A taker already waiting gets the item in its future and the giver goes on in the same step.
-An `asyncio.Queue(maxsize=1)` with `join()` does the same with two more futures per item and a third
-wake-up (the giver's, after the taker's `task_done`), which a token stream pays on every event.
+An `asyncio.Queue(maxsize=1)` with `join()` does the same with a second future per item (join's) and a
+third wake-up (the giver's, after the taker's `task_done`), which a token stream pays on every event.
 
 A `take` that waits longer than it was told to gets `TIMED_OUT` (the writer's cue for a keep-alive): one
 timer handle, armed only while it waits. `asyncio.timeout` would make, enter and reschedule a context
@@ -83,7 +83,7 @@ class Baton(Generic[T]):
 
     def _hand_to_taker(self, item: T) -> bool:
         taker, self._taker = self._taker, None
-        if taker is None or taker.done():  # none waiting, or it timed out and has yet to wake up
+        if taker is None or taker.done():  # none waiting, or done (timed out, cancelled) and yet to wake up
             self._taker = taker
             return False
         taker.set_result(item)
