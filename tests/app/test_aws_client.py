@@ -32,22 +32,16 @@ TIMING = REGIONAL.scaled(1 / 100)
 PROMPT = {"prompt": "book the flight"}
 
 
-def pointed_at(fake, monkeypatch):
-    """Start `fake` and point this process's AWS clients at it, as the app makes them for itself."""
-    with fake:
-        for name, value in fake.env.items():
-            monkeypatch.setenv(name, value)
+@pytest.fixture
+def agent(monkeypatch):
+    with FakeAgentCore().for_this_process(monkeypatch) as fake:
         yield fake
 
 
 @pytest.fixture
-def agent(monkeypatch):
-    yield from pointed_at(FakeAgentCore(), monkeypatch)
-
-
-@pytest.fixture
 def model(monkeypatch):
-    yield from pointed_at(FakeBedrockRuntime(), monkeypatch)
+    with FakeBedrockRuntime().for_this_process(monkeypatch) as fake:
+        yield fake
 
 
 def test_an_agent_that_fails_with_a_5xx_is_run_once(agent, through_gateway):

@@ -53,9 +53,7 @@ def cyclic_garbage(requests: Callable[[], object], times: int = 3) -> Counter[st
 
 @pytest.fixture
 def agentcore(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAgentCore]:
-    with FakeAgentCore() as fake:
-        for name, value in fake.env.items():
-            monkeypatch.setenv(name, value)
+    with FakeAgentCore().for_this_process(monkeypatch) as fake:
         yield fake
 
 
@@ -134,9 +132,7 @@ def test_a_client_leaving_mid_stream_leaves_no_cycles(agentcore, serve, access_l
 
 
 def test_a_model_stream_leaves_no_cycles(monkeypatch, serve):
-    with FakeBedrockRuntime() as fake:
-        for name, value in fake.env.items():
-            monkeypatch.setenv(name, value)
+    with FakeBedrockRuntime().for_this_process(monkeypatch) as fake:
         fake.respond_with(converse(["Hel", "lo"]))
         with serve(BedrockBackend(MODEL), heartbeat_seconds=60) as base:
             assert cyclic_garbage(post(base)) == {}

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -312,6 +312,15 @@ class FakeServer:
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
         }
+
+    @contextlib.contextmanager
+    def for_this_process(self, monkeypatch: Any) -> Iterator[Self]:
+        """The fake started, with this process's AWS clients pointed at it (`env`), as the app makes them
+        for itself; `monkeypatch` (pytest's) puts the environment back afterwards."""
+        with self:
+            for name, value in self.env.items():
+                monkeypatch.setenv(name, value)
+            yield self
 
     def client(self, **config: Any) -> Any:
         """A real boto3 client for the fake, without retries; `config` overrides `botocore.config.Config`."""
