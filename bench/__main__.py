@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
-from bench import measure
+from bench import machine, measure
 from bench.measures import MEASURES
 from bench.registry import Figure, Measure, Relay, Session
 from tests.fakes import FakeAgentCore
@@ -35,18 +35,22 @@ def run(measures: Sequence[Measure], session: Session) -> tuple[list[Figure], li
     """Every measure's figures, each shown as it is measured; and the measures that failed outright."""
     figures: list[Figure] = []
     failed: list[str] = []
-    for number, each in enumerate(measures, 1):
+    with machine.StealMeter(label=lambda: session.measure) as steal:
+        for number, each in enumerate(measures, 1):
+            session.measure = ""
+            session.progress(f"measure {number}/{len(measures)}: {each.name}")
+            session.measure = each.name
+            try:
+                for figure in each.run(session):
+                    figures.append(figure)
+                    session.progress(figure.summary())
+            except Exception:
+                failed.append(each.name)
+                session.progress("FAILED\n" + traceback.format_exc())
         session.measure = ""
-        session.progress(f"measure {number}/{len(measures)}: {each.name}")
-        session.measure = each.name
-        try:
-            for figure in each.run(session):
-                figures.append(figure)
-                session.progress(figure.summary())
-        except Exception:
-            failed.append(each.name)
-            session.progress("FAILED\n" + traceback.format_exc())
-    session.measure = ""
+    if (log := steal.log) is not None:
+        worst = f"worst second {log.worst:.0f} %" + (f", during {log.worst_during}" if log.worst_during else "")
+        figures.append(Figure("the hypervisor's share of the CPU time during the run", log.share, "%", detail=worst))
     return figures, failed
 
 

@@ -6,11 +6,24 @@ import compileall
 import sysconfig
 from collections.abc import Iterator
 
-from bench import departures, first_byte, measure
+from bench import departures, first_byte, machine, measure
 from bench.registry import Figure, Measure, Session, Target
 
 # Three rounds where one run on a shared 2-core machine is noisy; the median round is reported.
 ROUNDS = 3
+
+
+def idle_machine(session: Session) -> Iterator[Figure]:
+    """How late the machine wakes a sleeping thread before anything of the bench runs on it: every
+    lag below includes the machine's wake-ups, and a maximum over hundreds of events its worst one."""
+    seconds = 5
+    session.progress(f"{seconds} s of 1 ms sleeps, before the fake and the app start")
+    with machine.StealMeter() as meter:
+        woke = machine.wake_ups(seconds)
+    steal = "" if meter.log is None else f"the hypervisor took {meter.log.share:.1f} % of the CPU time meanwhile"
+    late = woke.late / woke.sleeps * 10_000
+    yield Figure(f"idle machine: 1 ms sleeps woken over {woke.late_by_ms:g} ms late", late, "per 10 000", detail=steal)
+    yield Figure("idle machine: latest wake-up past its sleep", woke.latest_ms, "ms", detail=f"{woke.sleeps} sleeps")
 
 
 def forwarding_lag(session: Session) -> Iterator[Figure]:
@@ -102,6 +115,7 @@ def answer_memory(session: Session) -> Iterator[Figure]:
 
 
 MEASURES: list[Measure] = [
+    Measure("idle machine", idle_machine),
     Measure("forwarding lag", forwarding_lag),
     Measure("relay throughput", throughput),
     Measure("16 concurrent streams", concurrent_streams),
