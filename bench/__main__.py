@@ -47,6 +47,9 @@ def run(measures: Sequence[Measure], session: Session) -> tuple[list[Figure], li
             except Exception:
                 failed.append(each.name)
                 session.progress("FAILED\n" + traceback.format_exc())
+            steal.sample()
+            if steal.log is not None and (share := steal.log.share_during(each.name)) is not None:
+                session.progress(f"the hypervisor took {share:.1f} % of the CPU time during this measure")
         session.measure = ""
     if (log := steal.log) is not None:
         worst = f"worst second {log.worst:.0f} %" + (f", during {log.worst_during}" if log.worst_during else "")

@@ -67,14 +67,16 @@ def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 
 class StealLog:
-    """`cpu_ticks` readings in time order: the steal share over all of them (`share`), and the worst
-    stretch between two readings (`worst`, with the label it was added with). A stretch shorter than
-    `shortest` seconds holds too few clock ticks to rank."""
+    """`cpu_ticks` readings in time order, each labelled with what ran since the one before: the steal
+    share over all of them (`share`) and while a label ran (`share_during`), and the worst stretch
+    between two readings (`worst`, with its label). A stretch shorter than `shortest` seconds holds too
+    few clock ticks to rank."""
 
     def __init__(self, first: tuple[int, int], at: float, shortest: float) -> None:
         self._first = self._last = first
         self._last_at = at
         self._shortest = shortest
+        self._by_label: dict[str, tuple[int, int]] = {}
         self.worst = 0.0
         self.worst_during = ""
 
@@ -82,16 +84,23 @@ class StealLog:
         stretch = steal_share(self._last, reading)
         if at - self._last_at >= self._shortest and stretch > self.worst:
             self.worst, self.worst_during = stretch, label
+        total, steal = self._by_label.get(label, (0, 0))
+        self._by_label[label] = (total + reading[0] - self._last[0], steal + reading[1] - self._last[1])
         self._last, self._last_at = reading, at
 
     @property
     def share(self) -> float:
         return steal_share(self._first, self._last)
 
+    def share_during(self, label: str) -> float | None:
+        spent = self._by_label.get(label)
+        return None if spent is None else steal_share((0, 0), spent)
+
 
 class StealMeter:
     """The hypervisor's share of the CPU time while the meter runs (`with StealMeter() as meter:`),
-    read every `interval` seconds on a thread of its own; `log` is None where the machine does not say."""
+    read every `interval` seconds on a thread of its own and whenever `sample()` is called (say, as
+    each measure ends); `log` is None where the machine does not say."""
 
     def __init__(
         self,
@@ -103,6 +112,7 @@ class StealMeter:
         self._label = label
         self._read = read or cpu_ticks
         self.log: StealLog | None = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
 
@@ -118,13 +128,15 @@ class StealMeter:
         self._stop.set()
         if self._sampler is not None:
             self._sampler.join()
-            self._sample()
+            self.sample()
+
+    def sample(self) -> None:
+        """Read the machine now; what ran since the last reading is what `label()` says runs now."""
+        with self._lock:
+            reading = self._read()
+            if reading is not None and self.log is not None:
+                self.log.add(reading, time.monotonic(), self._label())
 
     def _sample_until_stopped(self) -> None:
         while not self._stop.wait(self.interval):
-            self._sample()
-
-    def _sample(self) -> None:
-        reading = self._read()
-        if reading is not None and self.log is not None:
-            self.log.add(reading, time.monotonic(), self._label())
+            self.sample()

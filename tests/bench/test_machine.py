@@ -64,6 +64,16 @@ def test_the_log_keeps_its_worst_stretch_and_what_ran_then_but_not_a_stretch_too
     assert log.share == pytest.approx(100 * 9 / 610)
 
 
+def test_the_log_says_the_share_while_each_label_ran() -> None:
+    log = StealLog((0, 0), at=0.0, shortest=0.5)
+    log.add((200, 2), at=1.0, label="forwarding lag")
+    log.add((400, 22), at=2.0, label="16 concurrent streams")
+    log.add((600, 24), at=3.0, label="16 concurrent streams")
+    assert log.share_during("forwarding lag") == 1.0
+    assert log.share_during("16 concurrent streams") == 22 / 400 * 100
+    assert log.share_during("cold start") is None
+
+
 def test_a_meter_reads_on_leaving_and_has_no_log_where_the_machine_does_not_say() -> None:
     readings = iter([(0, 0), (1000, 40)])
     with StealMeter(read=lambda: next(readings)) as meter:
@@ -78,9 +88,9 @@ def test_a_meter_reads_on_leaving_and_has_no_log_where_the_machine_does_not_say(
 def test_the_idle_machine_figures_and_the_runs_steal_share_are_printed_without_targets(
     monkeypatch, capsys: pytest.CaptureFixture
 ) -> None:
-    # The run's meter reads first and last, the idle machine's meter in between; a meter's own thread,
-    # should a slow machine give it time to read, sees no time pass.
-    readings = iter([(0, 0), (1000, 20), (2000, 60), (3000, 90)])
+    # The run's meter reads on entering, as the measure ends and on leaving; its own thread, should a
+    # slow machine give it time to read, sees no time pass.
+    readings = iter([(0, 0), (1000, 40), (1000, 40)])
     last = [(0, 0)]
 
     def read() -> tuple[int, int]:
@@ -91,11 +101,13 @@ def test_the_idle_machine_figures_and_the_runs_steal_share_are_printed_without_t
     monkeypatch.setattr(machine, "cpu_ticks", read)
     monkeypatch.setattr(machine, "wake_ups", lambda seconds: WakeUps(4000, 2, 5.0, 9.3))
     assert main(["--only", "idle machine"]) == 0
-    rows = {line.split("  ")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
+    captured = capsys.readouterr()
+    rows = {line.split("  ")[0].strip(): line for line in captured.out.splitlines()}
     assert "5.00 per 10 000" in rows["idle machine: 1 ms sleeps woken over 5 ms late"]
+    assert "(2 of 4000)" in rows["idle machine: 1 ms sleeps woken over 5 ms late"]
     assert "9.30 ms" in rows["idle machine: latest wake-up past its sleep"]
-    assert "4.0 % of the CPU time meanwhile" in rows["idle machine: 1 ms sleeps woken over 5 ms late"]
-    assert "3.00 %" in rows["the hypervisor's share of the CPU time during the run"]
+    assert "4.00 %" in rows["the hypervisor's share of the CPU time during the run"]
     figures = [line for name, line in rows.items() if "machine" in name or "hypervisor" in name]
     assert len(figures) == 3
     assert not any(op in line for line in figures for op in ("<=", ">="))
+    assert "idle machine: the hypervisor took 4.0 % of the CPU time during this measure" in captured.err
