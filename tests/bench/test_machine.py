@@ -70,7 +70,7 @@ def test_the_log_says_the_share_while_each_label_ran() -> None:
     log.add((400, 22), at=2.0, label="16 concurrent streams")
     log.add((600, 24), at=3.0, label="16 concurrent streams")
     assert log.share_during("forwarding lag") == 1.0
-    assert log.share_during("16 concurrent streams") == 22 / 400 * 100
+    assert log.share_during("16 concurrent streams") == pytest.approx(5.5)  # 22 of 400 ticks
     assert log.share_during("cold start") is None
 
 
