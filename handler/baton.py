@@ -42,11 +42,8 @@ class Baton(Generic[T]):
 
     async def give(self, item: T) -> None:
         """Hand `item` over; returns once the taker has it."""
-        if self._hand_to_taker(item):
+        if self._hand_over(item):
             return
-        if self._item is not _NOTHING:
-            raise RuntimeError("an item is already waiting to be taken")
-        self._item = item
         self._giver = giver = asyncio.get_running_loop().create_future()
         try:
             await giver
@@ -57,11 +54,7 @@ class Baton(Generic[T]):
 
     def give_nowait(self, item: T) -> None:
         """Hand `item` over without waiting for it to be taken (the giver's last word)."""
-        if self._hand_to_taker(item):
-            return
-        if self._item is not _NOTHING:
-            raise RuntimeError("an item is already waiting to be taken")
-        self._item = item
+        self._hand_over(item)
 
     async def take(self, within: float) -> T | _Signal:
         """The next item, or `TIMED_OUT` if none came within `within` seconds."""
@@ -81,13 +74,17 @@ class Baton(Generic[T]):
             if self._taker is taker:
                 self._taker = None
 
-    def _hand_to_taker(self, item: T) -> bool:
-        taker, self._taker = self._taker, None
-        if taker is None or taker.done():  # none waiting, or done (timed out, cancelled) and yet to wake up
-            self._taker = taker
-            return False
-        taker.set_result(item)
-        return True
+    def _hand_over(self, item: T) -> bool:
+        """True if a waiting taker got `item`; otherwise it is left for the next `take`."""
+        taker = self._taker
+        if taker is not None and not taker.done():  # not one timed out or cancelled and yet to wake up
+            self._taker = None
+            taker.set_result(item)
+            return True
+        if self._item is not _NOTHING:
+            raise RuntimeError("an item is already waiting to be taken")
+        self._item = item
+        return False
 
 
 def _time_out(taker: asyncio.Future) -> None:
