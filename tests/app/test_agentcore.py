@@ -120,36 +120,11 @@ def test_a_client_that_leaves_closes_the_agent_connection_within_a_fraction_of_a
     assert fake.last.outcome == "disconnected"
 
 
-def test_the_thread_that_made_the_call_reads_its_answer(fake, serve, monkeypatch):
-    """No thread is started for the reading: it would wait for the GIL before its first read, behind the
-    other answers opening at the same time."""
+def threads_reading_answers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The native ids of the threads that read answers' bodies, one per read, in order."""
     from handler.backends import http_body
 
-    fake.respond_with(sse([sse_event({"n": i}) for i in range(3)], delay=0.01))
-    client = fake.client()
-    calling, reading = set(), set()
-    client.meta.events.register("before-send", lambda **_: calling.add(threading.get_ident()))
-    reader = http_body.reader
-
-    def tracked_reader(raw, watch=None):
-        read1 = reader(raw, watch)
-        return lambda size: reading.add(threading.get_ident()) or read1(size)
-
-    monkeypatch.setattr(http_body, "reader", tracked_reader)
-    with serve(AgentCoreBackend(ARN, client=client), heartbeat_seconds=60) as base:
-        body = httpx.post(base + "/invoke", json={"prompt": "q"}).content
-    assert body.count(b"data: ") == 3
-    assert len(calling) == 1
-    assert reading == calling
-
-
-def test_an_answer_whose_caller_left_during_the_call_is_closed_and_not_read(fake, monkeypatch):
-    """The call's thread would go on to read an answer nobody waits for: it is closed instead, and the
-    thread ends at its first read past what had already arrived."""
-    from handler.backends import aws, http_body
-
-    fake.respond_with(dataclasses.replace(sse([sse_event({"n": 1}), Pause(20)]), delay=0.3))
-    reading = []
+    reading: list[int] = []
     reader = http_body.reader
 
     def tracked_reader(raw, watch=None):
@@ -157,6 +132,31 @@ def test_an_answer_whose_caller_left_during_the_call_is_closed_and_not_read(fake
         return lambda size: reading.append(threading.get_native_id()) or read1(size)
 
     monkeypatch.setattr(http_body, "reader", tracked_reader)
+    return reading
+
+
+def test_the_thread_that_made_the_call_reads_its_answer(fake, serve, monkeypatch):
+    """No thread is started for the reading: it would wait for the GIL before its first read, behind the
+    other answers opening at the same time."""
+    fake.respond_with(sse([sse_event({"n": i}) for i in range(3)], delay=0.01))
+    client = fake.client()
+    calling = set()
+    client.meta.events.register("before-send", lambda **_: calling.add(threading.get_native_id()))
+    reading = threads_reading_answers(monkeypatch)
+    with serve(AgentCoreBackend(ARN, client=client), heartbeat_seconds=60) as base:
+        body = httpx.post(base + "/invoke", json={"prompt": "q"}).content
+    assert body.count(b"data: ") == 3
+    assert len(calling) == 1
+    assert set(reading) == calling
+
+
+def test_an_answer_whose_caller_left_during_the_call_is_closed_and_not_read(fake, monkeypatch):
+    """The call's thread would go on to read an answer nobody waits for: it is closed instead, and the
+    thread ends at its first read past what had already arrived."""
+    from handler.backends import aws
+
+    fake.respond_with(dataclasses.replace(sse([sse_event({"n": 1}), Pause(20)]), delay=0.3))
+    reading = threads_reading_answers(monkeypatch)
 
     async def leave_during_the_call() -> None:
         client = aws.Client("bedrock-agentcore", ready=fake.client())
