@@ -55,7 +55,8 @@ def cpu_ticks(path: str = STAT) -> tuple[int, int] | None:
         return None
     if len(fields) < 9 or fields[0] != "cpu":
         return None
-    # user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is counted in user already.
+    # user nice system idle iowait irq softirq steal [guest guest_nice], in proc_stat(5)'s order; guest time is
+    # counted in user already (the kernel's account_guest_time, kernel/sched/cputime.c, adds it to both).
     ticks = [int(field) for field in fields[1:9]]
     return sum(ticks), ticks[7]
 
