@@ -30,11 +30,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def send_invoke(base: str, body: bytes, http_version: str = "1.1") -> socket.socket:
+def address(base: str) -> tuple[str, int]:
+    """The (host, port) of a base URL such as `serve_in_thread` yields, for a raw socket."""
+    host, port = base.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def send_invoke(base: str, body: bytes, http_version: str = "1.1", timeout: float = 10) -> socket.socket:
     """A connection to the app at `base` with a raw `POST /invoke` of `body` (JSON) sent on it, its answer
     unread: the caller decides when to read it, or to leave."""
-    host, port = base.removeprefix("http://").split(":")
-    connection = socket.create_connection((host, int(port)), timeout=10)
+    connection = socket.create_connection(address(base), timeout=timeout)
     head = f"POST /invoke HTTP/{http_version}\r\nHost: x\r\nContent-Type: application/json\r\n"
     connection.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
     return connection

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import h11
 from uvicorn.protocols.http.flow_control import FlowControl
@@ -14,6 +13,7 @@ from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from handler import serving
 from tests.app.scripted import Pause, ScriptedBackend, Send
+from tests.loopback import send_invoke
 
 BIG = b"data: " + b"x" * (2 * serving.WRITE_AS_IS) + b"\n\n"
 SMALL = b"data: one\n\n"
@@ -125,26 +125,20 @@ def test_a_client_reads_big_and_small_pieces_in_valid_chunked_coding(serve):
     pieces = [SMALL, BIG, Pause(0.02), b"data: two\n\n", BIG + BIG]
     backend = ScriptedBackend([piece if isinstance(piece, Pause) else Send(piece) for piece in pieces])
     prompt = b'{"prompt": "go"}'
-    with serve(backend) as base:
-        host, port = base.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=5) as connection:
-            connection.sendall(
-                b"POST /invoke HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%b" % (len(prompt), prompt)
-            )
-            client = h11.Connection(h11.CLIENT)
-            client.send(h11.Request(method="POST", target="/invoke", headers=[("Host", "x"), ("Content-Length", "0")]))
-            client.send(h11.EndOfMessage())
-            received, ended = b"", False
-            while not ended:
-                event = client.next_event()
-                if event is h11.NEED_DATA:
-                    client.receive_data(connection.recv(65536))
-                elif isinstance(event, h11.Response):
-                    assert event.status_code == 200
-                    assert (b"transfer-encoding", b"chunked") in event.headers
-                elif isinstance(event, h11.Data):
-                    received += event.data
-                else:
-                    ended = isinstance(event, h11.EndOfMessage)
+    with serve(backend) as base, send_invoke(base, prompt, timeout=5) as connection:
+        client = h11.Connection(h11.CLIENT)
+        client.send(h11.Request(method="POST", target="/invoke", headers=[("Host", "x"), ("Content-Length", "0")]))
+        client.send(h11.EndOfMessage())
+        received, ended = b"", False
+        while not ended:
+            event = client.next_event()
+            if event is h11.NEED_DATA:
+                client.receive_data(connection.recv(65536))
+            elif isinstance(event, h11.Response):
+                assert event.status_code == 200
+                assert (b"transfer-encoding", b"chunked") in event.headers
+            elif isinstance(event, h11.Data):
+                received += event.data
+            else:
+                ended = isinstance(event, h11.EndOfMessage)
     assert received == b"".join(piece for piece in pieces if isinstance(piece, bytes))

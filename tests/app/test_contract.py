@@ -18,7 +18,7 @@ from handler.contract import SESSION_ID, AgentRequest, Conversation, Turn
 from handler.settings import Settings
 from tests.app.expect import without_request_id
 from tests.app.scripted import ScriptedBackend, ScriptedModel, Send
-from tests.loopback import serve_in_thread
+from tests.loopback import address, serve_in_thread
 
 SESSION = "session-0123456789abcdef0123456789abcdef"
 
@@ -244,9 +244,8 @@ def test_a_valid_w3c_traceparent_is_handed_to_the_agent_and_a_malformed_one_igno
 
 def send_partially(base: str, headers: str, body: bytes) -> tuple[int, dict]:
     """Send a request head and part of a body, then read the answer without sending the rest."""
-    host, port = base.removeprefix("http://").split(":")
     head = f"POST /invoke HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{headers}\r\n\r\n"
-    with socket.create_connection((host, int(port)), timeout=5) as connection:
+    with socket.create_connection(address(base), timeout=5) as connection:
         connection.sendall(head.encode() + body)
         answer = http.client.HTTPResponse(connection)
         answer.begin()

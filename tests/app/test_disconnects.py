@@ -17,7 +17,7 @@ from handler.backends.agentcore import AgentCoreBackend
 from tests.app.scripted import ScriptedBackend, Send
 from tests.fakes import FakeAgentCore, Pause
 from tests.fakes.agentcore import sse, sse_event
-from tests.loopback import eventually, send_invoke
+from tests.loopback import address, eventually, send_invoke
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/agent-Ab12Cd34Ef"
 SESSION = "d" * 40
@@ -134,8 +134,7 @@ def test_a_request_read_after_its_client_hung_up_starts_no_work_and_is_logged_as
     backend = ScriptedBackend([Send(b"data: x\n\n")], open_delay=5)
     body = json.dumps({"prompt": "q"}).encode()
     with serve(backend) as base:
-        host, port = base.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as connection:
+        with socket.create_connection(address(base), timeout=10) as connection:
             # Corked, the request and the FIN leave in one segment: the app cannot read one without the other.
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
             connection.sendall(b"POST /invoke HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))

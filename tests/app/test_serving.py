@@ -14,7 +14,7 @@ import httpx
 
 from tests.app.expect import without_request_id
 from tests.app.scripted import Pause, ScriptedBackend, Send
-from tests.loopback import eventually, serve_process
+from tests.loopback import address, eventually, send_invoke, serve_process
 
 PROMPT = b'{"prompt": "go"}'
 # Lambda's limit on file descriptors per execution environment.
@@ -25,11 +25,6 @@ WITH_LAMBDAS_FD_LIMIT = [
     "import resource, runpy; resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)); "
     "runpy.run_module('handler', run_name='__main__')",
 ]
-
-
-def address(base: str) -> tuple[str, int]:
-    host, port = base.removeprefix("http://").split(":")
-    return host, int(port)
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -125,8 +120,7 @@ def test_when_every_connection_is_busy_a_newcomer_gets_a_quick_503_json(serve):
     backend = ScriptedBackend([Send(b"data: x\n\n"), Pause(30)])
     with serve(backend, max_connections=2, heartbeat_seconds=60) as base, contextlib.ExitStack() as streams:
         for _ in range(2):
-            stream = streams.enter_context(socket.create_connection(address(base), timeout=5))
-            stream.sendall(b"POST /invoke HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%b" % (len(PROMPT), PROMPT))
+            stream = streams.enter_context(send_invoke(base, PROMPT, timeout=5))
             assert stream.recv(12) == b"HTTP/1.1 200"
         started = time.perf_counter()
         refused = httpx.get(base + "/healthz", timeout=5)
