@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench.measure import _reader, _rss_kib
+from bench.measure import _reader, peak_rss_growth
 from bench.reader import session_id
 from bench.registry import Relay
 from tests.fakes import Pause, Repeat
@@ -65,8 +65,10 @@ def _close_lag(relay: Relay, clients: int) -> CloseLag:
     assert eventually(lambda: len(fake.exchanges) == clients, timeout=30), "not every stream reached the fake"
     left_at = {}
     for session, connection in connections.items():
-        connection.close()
+        # Stamped before the close: close() releases the GIL, and taking it back behind the fake's
+        # threads (which wake on these very closes) would stamp late and shorten the lag.
         left_at[session] = time.perf_counter()
+        connection.close()
     assert eventually(lambda: all(e.disconnected.is_set() for e in fake.exchanges), timeout=30)
     lags = [
         (exchange.disconnected_at - left_at[_session_of(exchange)]) * 1000  # type: ignore[operator]
@@ -111,24 +113,13 @@ def peak_rss_growth_json(relay: Relay, total: int) -> float:
         body = httpx.post(relay.base + "/invoke", json={"prompt": "json"}, timeout=60).content
         assert b"AnswerTooLarge" in body, body[:200]
 
-    return _peak_growth(relay, ask_once)
+    return peak_rss_growth(relay.app.pid, ask_once)[0]
 
 
 def peak_rss_growth_sse(relay: Relay, total: int) -> float:
     """MiB the app's peak RSS grows by while it relays an SSE stream of `total` bytes."""
     relay.fake.respond_with(large_stream(total))
-    return _peak_growth(relay, lambda: _reader("relay", relay.base + "/invoke", str(total)))
-
-
-def _peak_growth(relay: Relay, action) -> float:
-    pid = relay.app.pid
-    # Writing 5 to clear_refs resets the peak (VmHWM) to the current RSS (proc(5)), so earlier
-    # measures' peaks do not count.
-    with open(f"/proc/{pid}/clear_refs", "w") as refs:
-        refs.write("5")
-    before = _rss_kib(pid, "VmRSS")
-    action()
-    return (_rss_kib(pid, "VmHWM") - before) / 1024
+    return peak_rss_growth(relay.app.pid, lambda: _reader("relay", relay.base + "/invoke", str(total)))[0]
 
 
 def _read_first_event(connection: socket.socket) -> None:

@@ -9,14 +9,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.reader import ARN
 from tests.fakes import FakeAgentCore
 from tests.fakes.agentcore import large_stream, sse, sse_event
 from tests.loopback import ROOT, free_port, wait_ready
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -85,7 +87,8 @@ def forwarding_lag(base: str, fake: FakeAgentCore, streams: int, events: int, ga
     fake.exchanges.clear()
     fake.respond_with(sse([sse_event({"token": i}) for i in range(events)], delay=gap))
     every, steady = lags_ms(fake, _reader("events", base + "/invoke", str(streams)))
-    steady = steady or [0.0]
+    if not steady:
+        raise RuntimeError(f"none of the {events} events per stream was sent once every stream was open")
     return Lag(statistics.median(every), max(every), len(every), statistics.median(steady), max(steady), len(steady))
 
 
@@ -105,9 +108,7 @@ def throughput(base: str, app: subprocess.Popen, fake: FakeAgentCore, total: int
     own: a reader in this process would share the fake's GIL and halve the direct figure."""
     fake.respond_with(large_stream(total))
     direct = _reader("direct", str(total), env=fake.env)["seconds"]
-    rss_before = _rss_kib(app.pid, "VmRSS")
-    relay = _reader("relay", base + "/invoke", str(total))["seconds"]
-    rss_growth = (_rss_kib(app.pid, "VmHWM") - rss_before) / 1024
+    rss_growth, relay = peak_rss_growth(app.pid, lambda: _reader("relay", base + "/invoke", str(total))["seconds"])
     mib = total / 2**20
     return Throughput(mib / direct, mib / relay, rss_growth)
 
@@ -124,6 +125,17 @@ def _reader(*args: str, env: dict[str, str] | None = None) -> Any:
     if done.returncode:
         raise RuntimeError(f"bench.reader {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout)
+
+
+def peak_rss_growth(pid: int, action: Callable[[], T]) -> tuple[float, T]:
+    """MiB the peak RSS of process `pid` grows by while `action` runs, and what `action` returned."""
+    # Writing 5 to clear_refs resets the peak (VmHWM) to the current RSS (proc(5)), so the peaks of
+    # earlier rounds and measures do not count.
+    with open(f"/proc/{pid}/clear_refs", "w") as refs:
+        refs.write("5")
+    before = _rss_kib(pid, "VmRSS")
+    result = action()
+    return (_rss_kib(pid, "VmHWM") - before) / 1024, result
 
 
 def _rss_kib(pid: int, field: str) -> int:

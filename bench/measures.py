@@ -78,7 +78,7 @@ def cold_start(session: Session) -> Iterator[Figure]:
     byte_compile()
     session.progress(f"{runs} cold spawns -> first streamed byte (agentcore), each beside the boto3 baseline")
     first = first_byte.first_byte(runs)
-    yield Figure("boto3 + bedrock-agentcore client (spawn -> exit)", first.baseline_ms, "ms")
+    yield Figure("boto3 + bedrock-agentcore client (spawn -> built)", first.baseline_ms, "ms")
     yield Figure("agentcore: cold spawn -> /healthz 200", first.spawn_to_healthy_ms, "ms")
     yield Figure("agentcore: cold spawn -> first streamed byte", first.spawn_to_first_byte_ms, "ms")
     yield Figure("cold spawn -> first byte / boto3 client", first.ratio, "x", Target("<=", 1.0))

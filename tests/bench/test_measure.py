@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
 from collections.abc import Iterator
 
 import pytest
 
-from bench import measure
+from bench import first_byte, measure
 from bench.registry import Relay
 from tests.fakes import FakeAgentCore
 
@@ -37,3 +39,30 @@ def test_direct_and_relayed_reads_each_read_the_whole_stream(relay):
 def test_a_reader_that_fails_says_why():
     with pytest.raises(RuntimeError, match=re.escape("bench.reader relay http://127.0.0.1:9/invoke 1 failed")):
         measure._reader("relay", "http://127.0.0.1:9/invoke", "1")
+
+
+def test_too_few_events_for_a_steady_state_is_an_error_not_a_zero(relay):
+    with pytest.raises(RuntimeError, match="once every stream was open"):
+        measure.forwarding_lag(relay.base, relay.fake, streams=2, events=1, gap=0.0)
+
+
+def test_peak_rss_growth_counts_this_action_only_not_an_earlier_peak():
+    def allocate(mib: int) -> int:
+        block = bytearray(mib * 2**20)
+        block[::4096] = b"x" * len(block[::4096])  # touch every page
+        return len(block)
+
+    growth, size = measure.peak_rss_growth(os.getpid(), lambda: allocate(48))
+    assert size == 48 * 2**20
+    assert 40 <= growth <= 60
+    # The 48 MiB peak above is reset before the next action, whose own peak is far smaller.
+    small, _ = measure.peak_rss_growth(os.getpid(), lambda: allocate(4))
+    assert small < 12
+
+
+def test_the_cold_first_byte_is_the_answers_not_a_comment_before_it():
+    stream = io.BytesIO(b": opening\n\n" + b'data: {"text": "first"}\n\n')
+    first_byte.read_until(stream.read1, b"first")
+    assert stream.read() == b""
+    with pytest.raises(RuntimeError, match="ended before b'first'"):
+        first_byte.read_until(io.BytesIO(b": opening\n\n").read1, b"first")

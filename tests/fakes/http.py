@@ -133,9 +133,11 @@ class Exchange:
     request: Request
     reply: Reply
     headers_sent_at: float | None = None
-    # (perf_counter just after the chunk was handed to the kernel, chunk bytes), in order. A fast
-    # client can hold the bytes a few microseconds before they are recorded here: wait for `done`
-    # before reading the complete list.
+    # (perf_counter just before the chunk was handed to the kernel, chunk bytes), in order. Before, not
+    # after: sendall releases the GIL, and taking it back behind the fake's other threads would stamp a
+    # chunk late and shorten every lag measured against it. A chunk is listed once it is sent, so a fast
+    # client can hold the bytes a few microseconds before they are listed: wait for `done` before
+    # reading the complete list.
     sent_at: list[tuple[float, bytes]] = field(default_factory=list)
     # Set the moment the client is seen hanging up before the reply finished.
     disconnected: threading.Event = field(default_factory=threading.Event)
@@ -434,14 +436,14 @@ class _Player:
             self._wait(reply.delay)
             self._send_head(reply)
             if reply.body is not None:
-                self._send(reply.body, record=True)
+                self._send(reply.body, listed=reply.body)
             else:
                 for step in reply.steps:
                     if isinstance(step, Abort):
                         self._abort(step)
                         return
                     self._play_step(step)
-                self._send(b"0\r\n\r\n", record=False)
+                self._send(b"0\r\n\r\n")
             self.exchange.outcome = "completed"
         except _Disconnected:
             self.fake._record_disconnect(self.exchange)
@@ -479,21 +481,22 @@ class _Player:
             headers.append(("Connection", "close"))
         reason = http.client.responses.get(reply.status, "Unknown")
         lines = [f"HTTP/1.1 {reply.status} {reason}"] + [f"{name}: {value}" for name, value in headers]
-        self._send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), record=False)
-        self.exchange.headers_sent_at = time.perf_counter()
+        self.exchange.headers_sent_at = self._send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     def _send_chunk(self, data: bytes) -> None:
         self._check_connected()
-        self._send(b"%x\r\n%b\r\n" % (len(data), data), record=False)
-        self.exchange.sent_at.append((time.perf_counter(), data))
+        self._send(b"%x\r\n%b\r\n" % (len(data), data), listed=data)
 
-    def _send(self, data: bytes, record: bool) -> None:
+    def _send(self, wire: bytes, listed: bytes | None = None) -> float:
+        """Send `wire`; with `listed`, add it to `sent_at` once sent. Returns when the send began."""
+        began = time.perf_counter()
         try:
-            self.sock.sendall(data)
+            self.sock.sendall(wire)
         except OSError as error:
             raise self._gone() from error
-        if record:
-            self.exchange.sent_at.append((time.perf_counter(), data))
+        if listed is not None:
+            self.exchange.sent_at.append((began, listed))
+        return began
 
     def _check_connected(self) -> None:
         if self.exchange.halt.is_set():
