@@ -11,6 +11,8 @@ const ui = {
 
 let sessionId = null;
 let controller = null;
+// Counts the conversations "New" has begun: a turn it aborted must not come back into the next one.
+let conversation = 0;
 
 // Relative to the page, so it works at / locally and at /<stage>/ behind API Gateway (with or without
 // the trailing slash).
@@ -43,6 +45,13 @@ class SseParser {
       start = at + (this.buffer[at] === "\r" && this.buffer[at + 1] === "\n" ? 2 : 1);
     }
     this.buffer = this.buffer.slice(start);
+  }
+
+  // The stream has ended: a CR held back above was a line end after all. Anything after the last line
+  // end is an unfinished event, which the spec drops.
+  end() {
+    if (this.buffer.endsWith("\r")) this.push("\n");
+    this.buffer = "";
   }
 
   line(line) {
@@ -91,6 +100,7 @@ function textOf(doc) {
 class Turn {
   constructor(prompt) {
     this.prompt = prompt;
+    this.conversation = conversation;
     this.started = performance.now();
     this.firstByte = null;
     this.firstText = null;
@@ -177,7 +187,9 @@ class Turn {
 
 async function ask(prompt) {
   const turn = new Turn(prompt);
-  controller = new AbortController();
+  const mine = new AbortController();
+  const current = () => turn.conversation === conversation;
+  controller = mine;
   ui.send.disabled = true;
   ui.stop.disabled = false;
   ui.state.textContent = "streaming";
@@ -187,8 +199,9 @@ async function ask(prompt) {
   if (sessionId) body.session_id = sessionId;
   try {
     const response = await fetch(endpointUrl(), {
-      method: "POST", headers, body: JSON.stringify(body), signal: controller.signal,
+      method: "POST", headers, body: JSON.stringify(body), signal: mine.signal,
     });
+    if (!current()) return turn;
     sessionId = response.headers.get("X-Session-Id") || sessionId;
     ui.session.textContent = sessionId || "new";
     if (!response.ok || !response.body) {
@@ -205,14 +218,18 @@ async function ask(prompt) {
       turn.arrived();
       parser.push(value);
     }
+    parser.end();
     if (ui.state.textContent === "streaming") ui.state.textContent = "ended";
   } catch (error) {
+    if (!current()) return turn; // "New" aborted it and has already reset the page
     if (error.name === "AbortError") ui.state.textContent = "stopped";
     else turn.failed({ error: "NetworkError", message: error.message });
   } finally {
-    controller = null;
-    ui.send.disabled = false;
-    ui.stop.disabled = true;
+    if (controller === mine) {
+      controller = null;
+      ui.send.disabled = false;
+      ui.stop.disabled = true;
+    }
   }
   return turn;
 }
@@ -224,7 +241,8 @@ ui.form.addEventListener("submit", async (submitted) => {
   const prompt = ui.prompt.value.trim();
   if (!prompt || controller) return;
   if (previous) previous.archive();
-  previous = await ask(prompt);
+  const turn = await ask(prompt);
+  if (turn.conversation === conversation) previous = turn;
 });
 
 ui.prompt.addEventListener("keydown", (key) => {
@@ -234,10 +252,14 @@ ui.prompt.addEventListener("keydown", (key) => {
 ui.stop.addEventListener("click", () => controller && controller.abort());
 
 ui.fresh.addEventListener("click", () => {
+  conversation += 1;
   if (controller) controller.abort();
   sessionId = null;
   previous = null;
   ui.session.textContent = "new";
+  ui.state.textContent = "ready";
+  ui.ttfb.textContent = "–";
+  ui.rate.textContent = "–";
   ui.history.textContent = "";
   for (const part of [ui.answer, ui.reasoning, ui.tools, ui.error]) part.textContent = "";
 });

@@ -164,3 +164,36 @@ def test_a_guardrail_ends_the_answer_with_its_reason(serve, page):
     ask_once(serve, page, ScriptedBackend(script), until="done")
     assert text(page, "answer") == "Part"
     assert text(page, "state") == "done (guardrail_intervened)"
+
+
+def test_new_conversation_while_an_answer_streams_leaves_that_turn_behind(serve, page, access_log):
+    with serve(DemoBackend(token_delay=0.2)) as base:
+        page.goto(base + "/")
+        ask(page, "old conversation prompt")
+        assert eventually(lambda: len(text(page, "answer")) > 0)
+        page.get_by_test_id("new").click()
+        wait_until(page, "ready")  # not "stopped": the page shows the new conversation
+        ask(page, "fresh one")
+        assert eventually(lambda: len(text(page, "answer")) > 0)
+        assert text(page, "history") == "", "the aborted turn came back into the new conversation"
+        page.get_by_test_id("stop").click()
+        wait_until(page, "stopped")
+        _, old, fresh = access_log.records(at_least=3)
+    assert old["outcome"] == "client_gone"
+    assert fresh["session_id"] != old["session_id"]
+
+
+def test_events_split_across_reads_with_comments_and_multi_line_data_render_whole(serve, page):
+    # Each Send is its own chunk on the wire, the pauses keep them apart; the last event ends in bare CRs,
+    # a line ending the spec allows, so nothing but the end of the stream says its blank line is complete.
+    script = [
+        Send(b': a comment, which clients ignore\n\ndata: {"type": "text", "te'),
+        Pause(0.05),
+        Send(b'xt": "split "}\n'),
+        Pause(0.05),
+        Send(b"\ndata: line one\ndata: line two\n\n"),
+        Send(b'event: done\rdata: {"type": "done", "stop_reason": "end_turn"}\r\r'),
+    ]
+    ask_once(serve, page, ScriptedBackend(script), until="done")
+    assert text(page, "answer") == "split line one\nline two"
+    assert text(page, "state") == "done (end_turn)"
