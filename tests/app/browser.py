@@ -9,10 +9,12 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts, which this
-# machine's closed network refuses; --no-sandbox because CI runs as root.
+# machine's closed network refuses; --no-sandbox because CI runs as root; /tmp rather than /dev/shm,
+# which a container has only 64 MB of.
 FLAGS = [
     "--headless",
     "--no-sandbox",
+    "--disable-dev-shm-usage",
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
