@@ -254,6 +254,10 @@ ui.stop.addEventListener("click", () => controller && controller.abort());
 ui.fresh.addEventListener("click", () => {
   conversation += 1;
   if (controller) controller.abort();
+  // The aborted turn lets go of the buttons only while it is still the current one (see `ask`).
+  controller = null;
+  ui.send.disabled = false;
+  ui.stop.disabled = true;
   sessionId = null;
   previous = null;
   ui.session.textContent = "new";

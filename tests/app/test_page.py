@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import shutil
+import subprocess
 
 import httpx
 import pytest
@@ -68,8 +70,34 @@ def test_without_chromium_the_browser_tests_report_as_skipped(monkeypatch, tmp_p
         next(browser.chromium())
 
 
-def test_ci_installs_debian_chromium_before_it_runs_the_suite():
-    script = (ROOT / ".ci" / "run").read_text()
-    install = script.index("apt-get install -y -qq --no-install-recommends chromium")
-    assert f"[ ! -x {browser.CHROMIUM} ]" in script[:install]
-    assert install < script.index("\nmake test")
+def ci_run_with(tmp_path, *programs: str) -> list[str]:
+    """`.ci/run` as root with apt, `programs` on PATH besides the stubs: what apt-get and make were asked."""
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    calls = tmp_path / "calls"
+    for name, body in {
+        "id": "echo 0",
+        "apt-get": f'echo "apt-get $*" >> {calls}',
+        "make": f'echo "make $*" >> {calls}',
+        "dirname": 'echo "${1%/*}"',
+    }.items():
+        (stubs / name).write_text(f"#!/bin/sh\n{body}\n")
+        (stubs / name).chmod(0o755)
+    for program in programs:
+        (stubs / program).symlink_to(shutil.which(program) or "/bin/true")
+    subprocess.run(["/bin/bash", str(ROOT / ".ci" / "run")], env={"PATH": str(stubs)}, check=True, timeout=30)
+    return calls.read_text().splitlines()
+
+
+def test_ci_installs_what_the_skipping_suites_need_before_it_runs_them(tmp_path):
+    asked = ci_run_with(tmp_path)
+    wanted = ([] if browser.CHROMIUM.exists() else ["chromium"]) + ["nodejs"]  # no node among the stubs
+    assert asked[0] == "apt-get update -qq"
+    assert asked[1] == "apt-get install -y -qq --no-install-recommends " + " ".join(wanted)
+    assert asked[2:] == ["make test"]
+
+
+def test_ci_installs_nothing_when_nothing_is_missing(tmp_path):
+    if not browser.CHROMIUM.exists():
+        pytest.skip("this machine has no chromium, so CI would install it")
+    assert ci_run_with(tmp_path, "node") == ["make test"]
