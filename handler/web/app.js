@@ -188,7 +188,6 @@ class Turn {
 async function ask(prompt) {
   const turn = new Turn(prompt);
   const mine = new AbortController();
-  const current = () => turn.conversation === conversation;
   controller = mine;
   ui.send.disabled = true;
   ui.stop.disabled = false;
@@ -201,7 +200,6 @@ async function ask(prompt) {
     const response = await fetch(endpointUrl(), {
       method: "POST", headers, body: JSON.stringify(body), signal: mine.signal,
     });
-    if (!current()) return turn;
     sessionId = response.headers.get("X-Session-Id") || sessionId;
     ui.session.textContent = sessionId || "new";
     if (!response.ok || !response.body) {
@@ -221,7 +219,7 @@ async function ask(prompt) {
     parser.end();
     if (ui.state.textContent === "streaming") ui.state.textContent = "ended";
   } catch (error) {
-    if (!current()) return turn; // "New" aborted it and has already reset the page
+    if (turn.conversation !== conversation) return turn; // "New" aborted it and has already reset the page
     if (error.name === "AbortError") ui.state.textContent = "stopped";
     else turn.failed({ error: "NetworkError", message: error.message });
   } finally {

@@ -42,6 +42,11 @@ def ask(page, prompt: str) -> None:
     page.get_by_test_id("send").click()
 
 
+def ask_until_text_arrives(page, prompt: str) -> None:
+    ask(page, prompt)
+    assert eventually(lambda: len(text(page, "answer")) > 0)
+
+
 def wait_until(page, state: str) -> None:
     page.get_by_test_id("state").filter(has_text=state).wait_for()
 
@@ -85,8 +90,7 @@ def test_ttfb_and_tokens_per_second_are_shown(serve, page):
 def test_stop_aborts_the_request_and_the_app_sees_the_client_go(serve, page, access_log):
     with serve(DemoBackend(token_delay=0.2)) as base:
         page.goto(base + "/")
-        ask(page, "a long one")
-        assert eventually(lambda: len(text(page, "answer")) > 0)
+        ask_until_text_arrives(page, "a long one")
         page.get_by_test_id("stop").click()
         wait_until(page, "stopped")
         stopped_at = len(text(page, "answer"))
@@ -169,12 +173,10 @@ def test_a_guardrail_ends_the_answer_with_its_reason(serve, page):
 def test_new_conversation_while_an_answer_streams_leaves_that_turn_behind(serve, page, access_log):
     with serve(DemoBackend(token_delay=0.2)) as base:
         page.goto(base + "/")
-        ask(page, "old conversation prompt")
-        assert eventually(lambda: len(text(page, "answer")) > 0)
+        ask_until_text_arrives(page, "old conversation prompt")
         page.get_by_test_id("new").click()
         wait_until(page, "ready")  # not "stopped": the page shows the new conversation
-        ask(page, "fresh one")
-        assert eventually(lambda: len(text(page, "answer")) > 0)
+        ask_until_text_arrives(page, "fresh one")
         assert text(page, "history") == "", "the aborted turn came back into the new conversation"
         page.get_by_test_id("stop").click()
         wait_until(page, "stopped")
