@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -24,10 +26,26 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# A port is chosen here and bound later by someone else (a uvicorn thread, a child process), so it must be
+# one that nobody else picks in between. The kernel hands out ports from 32768 up to whoever binds port 0
+# (every fake) and to outgoing connections, and each pytest-xdist worker picks its own: ports are taken
+# below that range, from a block of the worker's own, starting anywhere in it so two runs rarely meet.
+_BLOCK, _FIRST_BLOCK, _BLOCKS = 1500, 12000, 13
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % _BLOCKS
+_offsets = itertools.count(random.randrange(_BLOCK))
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nothing listens on, that neither the kernel nor another test worker will hand out."""
+    for _ in range(_BLOCK):
+        port = _FIRST_BLOCK + _worker * _BLOCK + next(_offsets) % _BLOCK
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in worker {_worker}'s block")
 
 
 def address(base: str) -> tuple[str, int]:
