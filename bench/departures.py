@@ -22,7 +22,7 @@ from bench.reader import session_id
 from bench.registry import Relay
 from tests.fakes import Pause, Repeat
 from tests.fakes.agentcore import large_stream, sse, sse_event
-from tests.loopback import address, eventually
+from tests.loopback import eventually, send_invoke
 
 
 @dataclass
@@ -35,9 +35,7 @@ class CloseLag:
 def ask(base: str, n: int) -> socket.socket:
     """A request for an answer on a raw socket, nothing read: leaving is then one close()."""
     body = json.dumps({"prompt": "bench", "session_id": session_id(n)}).encode()
-    connection = socket.create_connection(address(base), timeout=30)
-    connection.sendall(b"POST /invoke HTTP/1.1\r\nHost: bench\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))
-    return connection
+    return send_invoke(base, body, timeout=30)
 
 
 def close_lag(relay: Relay, clients: int) -> CloseLag:

@@ -185,6 +185,13 @@ class Turn {
   }
 }
 
+// No request under way: Send again, Stop idle.
+function letGo() {
+  controller = null;
+  ui.send.disabled = false;
+  ui.stop.disabled = true;
+}
+
 async function ask(prompt) {
   const turn = new Turn(prompt);
   const mine = new AbortController();
@@ -223,11 +230,7 @@ async function ask(prompt) {
     if (error.name === "AbortError") ui.state.textContent = "stopped";
     else turn.failed({ error: "NetworkError", message: error.message });
   } finally {
-    if (controller === mine) {
-      controller = null;
-      ui.send.disabled = false;
-      ui.stop.disabled = true;
-    }
+    if (controller === mine) letGo();
   }
   return turn;
 }
@@ -253,9 +256,7 @@ ui.fresh.addEventListener("click", () => {
   conversation += 1;
   if (controller) controller.abort();
   // The aborted turn lets go of the buttons only while it is still the current one (see `ask`).
-  controller = null;
-  ui.send.disabled = false;
-  ui.stop.disabled = true;
+  letGo();
   sessionId = null;
   previous = null;
   ui.session.textContent = "new";
